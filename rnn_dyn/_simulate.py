@@ -1,0 +1,144 @@
+"""Simulation of Eq. (1) by `jax.lax.scan`, and the cost V of Eq. (2)."""
+
+from __future__ import annotations
+
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._losses import LossFn, resolve_loss
+from ._types import Inputs, Outputs, Params, State, States, Targets
+from ._validate import check_trajectory_args
+from .models._base import Model
+
+
+class Trajectory(NamedTuple):
+    r"""A simulated trajectory of x_{t+1} = f(x_t, u_t), ŷ_t = g(x_t, u_t).
+
+    ``states[t]`` is x_t, the state *before* reading ``inputs[t]`` (so
+    ``states[0]`` is x_0), and ``outputs[t] = g(x_t, u_t)``, exactly as in
+    Eq. (1). Every module of rnn_dyn uses this convention.
+
+    Attributes:
+        states: x_0 ... x_{N-1}, shape `(N, n)`.
+        outputs: ŷ_0 ... ŷ_{N-1}, shape `(N, p)`.
+    """
+
+    states: States
+    outputs: Outputs
+
+
+def _rollout(model: Model, params: Params, x0: State, us: Inputs) -> Trajectory:
+    def step(x: State, u: Float[Array, " m"]) -> tuple[State, tuple[State, Array]]:
+        return model.f(params, x, u), (x, model.g(params, x, u))
+
+    _, (states, outputs) = jax.lax.scan(step, x0, us)
+    return Trajectory(states=states, outputs=outputs)
+
+
+def simulate(model: Model, params: Params, x0: State, us: Inputs) -> Trajectory:
+    """Simulate the model from ``x0`` under the inputs ``us`` with `jax.lax.scan`.
+
+    One trajectory and one parameter set; batch with `jax.vmap` over ``x0``,
+    ``us`` or ``params``.
+
+    Args:
+        model: The model.
+        params: Parameters of ``model``.
+        x0: Initial state, shape `(n,)`.
+        us: Inputs, shape `(N, m)`; use ``jnp.zeros((N, 0))`` for an autonomous
+            system.
+
+    Returns:
+        A `Trajectory` of states `(N, n)` and outputs `(N, p)`; it unpacks as
+        ``xs, ys = simulate(...)``.
+
+    Raises:
+        ValueError: If a shape of ``params``, ``x0`` or ``us`` does not fit ``model``.
+    """
+    check_trajectory_args(model, params, x0, us)
+    return _rollout(model, params, x0, us)
+
+
+def check_cost_args(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    *,
+    loss: str | LossFn,
+    burn_in: int,
+    last_only: bool,
+) -> LossFn:
+    """Validate the arguments of `cost` and return the per-step loss function."""
+    n_steps = check_trajectory_args(model, params, x0, us)
+    loss_fn, target_shape = resolve_loss(loss, model.output_size)
+    expected = target_shape if last_only else (n_steps, *target_shape)
+    if tuple(jnp.shape(ys)) != expected:
+        raise ValueError(f"targets ys must have shape {expected}, got {tuple(jnp.shape(ys))}")
+    if not isinstance(burn_in, int) or not 0 <= burn_in < n_steps:
+        raise ValueError(f"burn_in must be an integer in [0, {n_steps}), got {burn_in!r}")
+    if last_only and burn_in:
+        raise ValueError("burn_in must be 0 when last_only=True")
+    return loss_fn
+
+
+def step_weights(n_steps: int, burn_in: int, last_only: bool, dtype) -> Float[Array, " t"]:
+    """Return the weight of each step's loss in V: 1/(N - burn_in) after burn-in."""
+    t = jnp.arange(n_steps)
+    if last_only:
+        return (t == n_steps - 1).astype(dtype)
+    return jnp.where(t >= burn_in, 1.0 / (n_steps - burn_in), 0.0).astype(dtype)
+
+
+def cost(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    *,
+    loss: str | LossFn = "mse",
+    burn_in: int = 0,
+    last_only: bool = False,
+) -> Float[Array, ""]:
+    r"""Evaluate the cost of Eq. (2), V = 1/(N - b) Σ_{t ≥ b} l(ŷ_t, y_t).
+
+    Args:
+        model: The model.
+        params: Parameters of ``model``.
+        x0: Initial state, shape `(n,)`.
+        us: Inputs, shape `(N, m)`.
+        ys: Targets: shape `(N, p)` for ``"mse"``/``"bce_with_logits"``, integer
+            classes of shape `(N,)` for ``"cross_entropy"``; without the leading
+            `N` when ``last_only``.
+        loss: ``"mse"`` (‖ŷ - y‖², summed over outputs), ``"bce_with_logits"``,
+            ``"cross_entropy"``, or a callable ``l(ŷ_t, y_t) -> scalar``.
+            (Keyword only.)
+        burn_in: Number ``b`` of leading steps left out of the mean, as the
+            chaotic LSTM example drops its first 100 samples. Defaults to 0.
+            (Keyword only.)
+        last_only: Use only the last step's loss (sequence classification).
+            (Keyword only.)
+
+    Returns:
+        The scalar cost; NaN or inf where the trajectory overflows.
+
+    Raises:
+        ValueError: If a shape does not fit, or ``burn_in`` is out of range.
+    """
+    loss_fn = check_cost_args(
+        model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
+    )
+    outputs = _rollout(model, params, x0, us).outputs
+    if last_only:
+        return loss_fn(outputs[-1], ys)
+    per_step = jax.vmap(loss_fn)(outputs[burn_in:], ys[burn_in:])
+    return jnp.mean(per_step)
+
+
+

@@ -1,0 +1,84 @@
+"""The Model protocol: a recurrent model as the state-space system of Eq. (1).
+
+.. math::
+    x_{t+1} = f(x_t, u_t; \\theta), \\qquad \\hat y_t = g(x_t, u_t; \\theta)
+
+A model is a frozen, hashable dataclass of static hyperparameters; every array
+lives in ``params``. ``f`` is the discrete-time map and acts on a flat state
+vector (the LSTM stacks ``x = [h, c]``).
+"""
+
+from __future__ import annotations
+
+import functools as ft
+from typing import Any, Protocol, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._types import Input, Key, Output, Params, State
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A recurrent model x' = f(x, u; θ), ŷ = g(x, u; θ) on flat state vectors."""
+
+    state_size: int
+    input_size: int
+    output_size: int
+
+    def init(self, key: Key, *, dtype: Any = None) -> Params:
+        """Draw parameters with the model's default initialisation."""
+        ...
+
+    def f(self, params: Params, x: State, u: Input) -> State:
+        """Return the next state x_{t+1} = f(x_t, u_t; θ)."""
+        ...
+
+    def g(self, params: Params, x: State, u: Input) -> Output:
+        """Return the output ŷ_t = g(x_t, u_t; θ)."""
+        ...
+
+    def initial_state(self, params: Params) -> State:
+        """Return the default initial state x_0, in the dtype of ``params``."""
+        ...
+
+
+def float_dtype(dtype: Any = None) -> Any:
+    """Resolve ``None`` to JAX's default float dtype (float64 under x64)."""
+    return jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+
+
+def params_dtype(params: Params) -> Any:
+    """Return the dtype of the first floating leaf of ``params``."""
+    for leaf in jax.tree_util.tree_leaves(params):
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            return jnp.result_type(leaf)
+    return float_dtype()
+
+
+@ft.lru_cache(maxsize=256)
+def param_shapes(model: Model, dtype: Any = None) -> Any:
+    """Return the params pytree of ``model`` as ``ShapeDtypeStruct`` leaves."""
+    return jax.eval_shape(lambda k: model.init(k, dtype=dtype), jax.random.key(0))
+
+
+def uniform(key: Key, shape: tuple[int, ...], bound: float, dtype: Any) -> jax.Array:
+    """Draw from U(-bound, bound), PyTorch's default recurrent initialisation."""
+    return jax.random.uniform(key, shape, dtype=dtype, minval=-bound, maxval=bound)
+
+
+def state_dict_get(
+    state_dict: dict[str, Any], name: str, *, required: bool = True
+) -> np.ndarray | None:
+    """Look up ``name`` or ``name + "_l0"`` (nn.LSTM's layer suffix) in a state dict."""
+    for key in (name, name + "_l0"):
+        if key in state_dict:
+            return np.asarray(state_dict[key])
+    if required:
+        raise ValueError(
+            f"state dict has no entry {name!r} (or {name + '_l0'!r}); "
+            f"found {sorted(state_dict)}"
+        )
+    return None
