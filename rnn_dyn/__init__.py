@@ -1,19 +1,63 @@
-"""rnn_dyn: recurrent neural networks as dynamical systems, in JAX."""
+"""rnn_dyn: recurrent neural networks as dynamical systems, in JAX.
 
-from . import models as models
-from ._losses import bce_with_logits as bce_with_logits
-from ._losses import cross_entropy as cross_entropy
-from ._losses import mse as mse
-from ._sensitivity import Jacobians as Jacobians
-from ._sensitivity import Sensitivities as Sensitivities
-from ._sensitivity import directional_sensitivity as directional_sensitivity
-from ._sensitivity import forward_gradient as forward_gradient
-from ._sensitivity import forward_sensitivities as forward_sensitivities
-from ._sensitivity import jacobians as jacobians
-from ._sensitivity import reverse_gradient as reverse_gradient
-from ._sensitivity import step_jacobians as step_jacobians
-from ._simulate import Trajectory as Trajectory
-from ._simulate import cost as cost
-from ._simulate import simulate as simulate
+Public names are loaded lazily (PEP 562), so ``rnn-dyn --help`` and
+``import rnn_dyn.cli`` never import JAX; ``import rnn_dyn`` then
+``rnn_dyn.simulate`` imports it on first use.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "models": (".models", None),
+    "examples": (".examples", None),
+    "mse": ("._losses", "mse"),
+    "bce_with_logits": ("._losses", "bce_with_logits"),
+    "cross_entropy": ("._losses", "cross_entropy"),
+    "Trajectory": ("._simulate", "Trajectory"),
+    "simulate": ("._simulate", "simulate"),
+    "cost": ("._simulate", "cost"),
+    "Jacobians": ("._sensitivity", "Jacobians"),
+    "Sensitivities": ("._sensitivity", "Sensitivities"),
+    "step_jacobians": ("._sensitivity", "step_jacobians"),
+    "jacobians": ("._sensitivity", "jacobians"),
+    "forward_sensitivities": ("._sensitivity", "forward_sensitivities"),
+    "forward_gradient": ("._sensitivity", "forward_gradient"),
+    "reverse_gradient": ("._sensitivity", "reverse_gradient"),
+    "directional_sensitivity": ("._sensitivity", "directional_sensitivity"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rnn_dyn' has no attribute {name!r}")
+    module_name, attr = _EXPORTS[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from . import examples as examples
+    from . import models as models
+    from ._losses import bce_with_logits as bce_with_logits
+    from ._losses import cross_entropy as cross_entropy
+    from ._losses import mse as mse
+    from ._sensitivity import Jacobians as Jacobians
+    from ._sensitivity import Sensitivities as Sensitivities
+    from ._sensitivity import directional_sensitivity as directional_sensitivity
+    from ._sensitivity import forward_gradient as forward_gradient
+    from ._sensitivity import forward_sensitivities as forward_sensitivities
+    from ._sensitivity import jacobians as jacobians
+    from ._sensitivity import reverse_gradient as reverse_gradient
+    from ._sensitivity import step_jacobians as step_jacobians
+    from ._simulate import Trajectory as Trajectory
+    from ._simulate import cost as cost
+    from ._simulate import simulate as simulate

@@ -19,7 +19,9 @@ def mse(y_hat: Float[Array, " p"], y: Float[Array, " p"]) -> Float[Array, ""]:
     return jnp.sum((y_hat - y) ** 2)
 
 
-def bce_with_logits(y_hat: Float[Array, " p"], y: Float[Array, " p"]) -> Float[Array, ""]:
+def bce_with_logits(
+    y_hat: Float[Array, " p"], y: Float[Array, " p"]
+) -> Float[Array, ""]:
     """Return -yᵀ log σ(ŷ) - (1 - y)ᵀ log(1 - σ(ŷ)) from logits ŷ (Lemma 2 (b)).
 
     Computed as Σ softplus(ŷ) - y ŷ, which never overflows.
@@ -39,10 +41,14 @@ LOSSES: dict[str, LossFn] = {
 }
 
 
-def resolve_loss(loss: str | LossFn, output_size: int) -> tuple[LossFn, tuple[int, ...]]:
+def resolve_loss(
+    loss: str | LossFn, output_size: int
+) -> tuple[LossFn, tuple[int, ...]]:
     """Return the loss function and the shape of one step's target."""
     if callable(loss):
         return loss, (output_size,)
     if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
+        raise ValueError(
+            f"loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}"
+        )
     return LOSSES[loss], (() if loss == "cross_entropy" else (output_size,))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import NamedTuple
 
 import jax
@@ -79,15 +78,21 @@ def check_cost_args(
     loss_fn, target_shape = resolve_loss(loss, model.output_size)
     expected = target_shape if last_only else (n_steps, *target_shape)
     if tuple(jnp.shape(ys)) != expected:
-        raise ValueError(f"targets ys must have shape {expected}, got {tuple(jnp.shape(ys))}")
+        raise ValueError(
+            f"targets ys must have shape {expected}, got {tuple(jnp.shape(ys))}"
+        )
     if not isinstance(burn_in, int) or not 0 <= burn_in < n_steps:
-        raise ValueError(f"burn_in must be an integer in [0, {n_steps}), got {burn_in!r}")
+        raise ValueError(
+            f"burn_in must be an integer in [0, {n_steps}), got {burn_in!r}"
+        )
     if last_only and burn_in:
         raise ValueError("burn_in must be 0 when last_only=True")
     return loss_fn
 
 
-def step_weights(n_steps: int, burn_in: int, last_only: bool, dtype) -> Float[Array, " t"]:
+def step_weights(
+    n_steps: int, burn_in: int, last_only: bool, dtype
+) -> Float[Array, " t"]:
     """Return the weight of each step's loss in V: 1/(N - burn_in) after burn-in."""
     t = jnp.arange(n_steps)
     if last_only:
@@ -139,6 +144,3 @@ def cost(
         return loss_fn(outputs[-1], ys)
     per_step = jax.vmap(loss_fn)(outputs[burn_in:], ys[burn_in:])
     return jnp.mean(per_step)
-
-
-

@@ -14,7 +14,7 @@ def _shape(a: object) -> tuple[int, ...]:
 
 
 def check_params(model: Model, params: Params) -> None:
-    """Raise ValueError unless ``params`` has the structure and shapes of ``model.init``."""
+    """Raise ValueError unless ``params`` matches ``model.init`` in structure."""
     expected = param_shapes(model)
     exp_leaves, exp_def = jax.tree_util.tree_flatten_with_path(expected)
     got_leaves, got_def = jax.tree_util.tree_flatten_with_path(params)

@@ -1,7 +1,7 @@
-"""The Model protocol: a recurrent model as the state-space system of Eq. (1).
+r"""The Model protocol: a recurrent model as the state-space system of Eq. (1).
 
 .. math::
-    x_{t+1} = f(x_t, u_t; \\theta), \\qquad \\hat y_t = g(x_t, u_t; \\theta)
+    x_{t+1} = f(x_t, u_t; \theta), \qquad \\hat y_t = g(x_t, u_t; \theta)
 
 A model is a frozen, hashable dataclass of static hyperparameters; every array
 lives in ``params``. ``f`` is the discrete-time map and acts on a flat state
@@ -33,11 +33,11 @@ class Model(Protocol):
         ...
 
     def f(self, params: Params, x: State, u: Input) -> State:
-        """Return the next state x_{t+1} = f(x_t, u_t; θ)."""
+        """Step the state from x_t to x_{t+1}."""
         ...
 
     def g(self, params: Params, x: State, u: Input) -> Output:
-        """Return the output ŷ_t = g(x_t, u_t; θ)."""
+        """Read the output ŷ_t at (x_t, u_t)."""
         ...
 
     def initial_state(self, params: Params) -> State:

@@ -68,12 +68,18 @@ class TorchCell:
     def __post_init__(self) -> None:
         for name in ("input_size", "hidden_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (1 if name == "hidden_size" else 0):
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            if not isinstance(value, int) or value < (
+                1 if name == "hidden_size" else 0
+            ):
+                raise ValueError(
+                    f"{name} must be a non-negative integer, got {value!r}"
+                )
         if self.readout is not None and (
             not isinstance(self.readout, int) or self.readout < 1
         ):
-            raise ValueError(f"readout must be a positive integer or None, got {self.readout!r}")
+            raise ValueError(
+                f"readout must be a positive integer or None, got {self.readout!r}"
+            )
 
     @property
     def state_size(self) -> int:
@@ -179,7 +185,9 @@ class TorchCell:
                 f"{w_ih.shape}"
             )
         if (b_ih is None) != (b_hh is None):
-            raise ValueError("state dict must hold both bias_ih and bias_hh, or neither")
+            raise ValueError(
+                "state dict must hold both bias_ih and bias_hh, or neither"
+            )
         r_w = r_b = None
         if readout is not None:
             r_w = state_dict_get(state_dict, readout + ".weight")

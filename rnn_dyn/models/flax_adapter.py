@@ -100,7 +100,9 @@ def from_flax(
     from flax import linen, nnx
 
     if not isinstance(input_size, int) or input_size < 0:
-        raise ValueError(f"input_size must be a non-negative integer, got {input_size!r}")
+        raise ValueError(
+            f"input_size must be a non-negative integer, got {input_size!r}"
+        )
     u0 = jnp.zeros((input_size,))
     if isinstance(cell, linen.Module):
         carry0 = cell.initialize_carry(jax.random.key(0), (input_size,))
@@ -115,7 +117,9 @@ def from_flax(
             params = init_fn(key)
     elif isinstance(cell, nnx.Module):
         if params is not None:
-            raise ValueError("from_flax takes no params for an nnx cell; pass the module")
+            raise ValueError(
+                "from_flax takes no params for an nnx cell; pass the module"
+            )
         carry0 = cell.initialize_carry((input_size,), rngs=nnx.Rngs(0))
         graphdef, params = nnx.split(cell)
 
@@ -127,7 +131,8 @@ def from_flax(
             return nnx.merge(graphdef, p)(carry, u)
     else:
         raise ValueError(
-            f"from_flax expects a flax.linen or flax.nnx RNN cell, got {type(cell).__name__}"
+            "from_flax expects a flax.linen or flax.nnx RNN cell, "
+            f"got {type(cell).__name__}"
         )
     flat, unravel = ravel_pytree(carry0)
     _, y0 = jax.eval_shape(apply, params, carry0, u0)

@@ -23,7 +23,7 @@ class ElmanRNN(TorchCell):
 
     nonlinearity: str = "tanh"
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: D105
         super().__post_init__()
         if self.nonlinearity not in ("tanh", "relu"):
             raise ValueError(

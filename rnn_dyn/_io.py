@@ -1,0 +1,73 @@
+"""Run directories and atomic writes: an interrupted run never leaves a half file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place on success.
+
+    The temporary file lives in the same directory, so the final
+    `os.replace` is atomic; on any exception it is removed and ``path`` is
+    left untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
+) -> Path:
+    """Write ``path`` atomically with ``write(fileobj)``; return the path."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
+    return Path(path)
+
+
+def save_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
+    """Save arrays to an ``.npz`` file atomically."""
+    return atomic_write(
+        path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+    )
+
+
+def save_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Save ``obj`` as indented JSON atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    return atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` if needed and check that it is writable.
+
+    Raises:
+        ValueError: If the directory cannot be created or written to.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"cannot write to output directory {str(path)!r}: {err.strerror}"
+        ) from None
+    return path

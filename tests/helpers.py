@@ -1,0 +1,88 @@
+"""Shared test helpers: model instances, tolerances, finite differences."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+import rnn_dyn as rd
+from rnn_dyn.examples import chaotic_lstm
+
+AD_RTOL = 1e-10  # AD route against AD route, float64
+FD_RTOL = 1e-6  # AD against central differences with eps=1e-6, float64
+
+# Small instances of every model; the gated cells with and without bias and readout.
+ALL_MODELS = [
+    rd.models.rnn(3, 4, readout=2),
+    rd.models.rnn(2, 3, bias=False),
+    rd.models.lstm(3, 4, readout=2),
+    rd.models.lstm(2, 3, bias=False),
+    rd.models.gru(3, 4, readout=2),
+    rd.models.gru(2, 3),
+    rd.models.linear(4, 2, 3),
+    rd.models.logistic(3.7),
+    rd.models.henon(),
+]
+
+
+def model_id(model):
+    return type(model).__name__
+
+
+def tree_allclose(x, y, *, rtol, atol=0.0):
+    """Return whether two pytrees have equal structure and allclose leaves."""
+    xs, xd = jax.tree_util.tree_flatten(x)
+    ys, yd = jax.tree_util.tree_flatten(y)
+    return xd == yd and all(
+        np.allclose(a, b, rtol=rtol, atol=atol) for a, b in zip(xs, ys, strict=True)
+    )
+
+
+def rel_err(x, y):
+    """Max-norm relative error between two pytrees (flattened)."""
+    a, _ = ravel_pytree(x)
+    b, _ = ravel_pytree(y)
+    return float(jnp.max(jnp.abs(a - b)) / jnp.maximum(jnp.max(jnp.abs(b)), 1e-300))
+
+
+def fd_jacobian(fn, x, *, eps=1e-6):
+    """Central-difference Jacobian of ``fn`` at the pytree ``x`` (flattened)."""
+    flat, unravel = ravel_pytree(x)
+    cols = []
+    for i in range(flat.shape[0]):
+        e = jnp.zeros_like(flat).at[i].set(eps)
+        plus = ravel_pytree(fn(unravel(flat + e)))[0]
+        minus = ravel_pytree(fn(unravel(flat - e)))[0]
+        cols.append((plus - minus) / (2 * eps))
+    return jnp.stack(cols, axis=-1)
+
+
+def fd_directional(fn, x, v, *, eps=1e-6):
+    """Central-difference derivative of ``fn`` at ``x`` along the pytree ``v``."""
+    xp = jax.tree_util.tree_map(lambda a, b: a + eps * b, x, v)
+    xm = jax.tree_util.tree_map(lambda a, b: a - eps * b, x, v)
+    return jax.tree_util.tree_map(lambda a, b: (a - b) / (2 * eps), fn(xp), fn(xm))
+
+
+def random_problem(model, key, n_steps, *, loss="mse", last_only=False):
+    """Return (params, x0, us, ys) for ``model`` with random inputs and targets."""
+    kp, kx, ku, ky = jax.random.split(key, 4)
+    if isinstance(model, rd.models.Logistic | rd.models.Henon):
+        params = model.init(kp)
+        x0 = model.initial_state(params)
+    else:
+        params = model.init(kp)
+        x0 = 0.5 * jax.random.normal(kx, (model.state_size,))
+    us = jax.random.normal(ku, (n_steps, model.input_size))
+    shape = () if last_only else (n_steps,)
+    if loss == "cross_entropy":
+        ys = jax.random.randint(ky, shape, 0, model.output_size)
+    elif loss == "bce_with_logits":
+        ys = jax.random.bernoulli(ky, 0.5, (*shape, model.output_size)).astype(float)
+    else:
+        ys = jax.random.normal(ky, (*shape, model.output_size))
+    return params, x0, us, ys
+
+
+def chaotic(variant="authors"):
+    return chaotic_lstm(variant)
