@@ -29,7 +29,7 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	MPLBACKEND=Agg RNN_DYN_QUICK=1 $(BIN)/python -m pytest -n 2 tests
-	MPLBACKEND=Agg RNN_DYN_QUICK=1 $(BIN)/python -m pytest -p no:jaxtyping --nbmake notebooks
+	MPLBACKEND=Agg RNN_DYN_QUICK=1 $(BIN)/python -m pytest --nbmake notebooks
 
 clean:
 	rm -rf $(VENV) results

@@ -16,6 +16,7 @@ same cost; both must agree to rounding error.
 
 from __future__ import annotations
 
+import functools as ft
 from typing import NamedTuple
 
 import jax
@@ -24,9 +25,9 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ._losses import LossFn
-from ._simulate import Trajectory, _rollout, check_cost_args, cost, step_weights
+from ._simulate import Trajectory, _cost, _rollout, check_cost_args, step_weights
 from ._types import Input, Inputs, Params, State, Targets
-from ._validate import check_params, check_state, check_trajectory_args
+from ._validate import check_params, check_trajectory_args
 from .models._base import Model
 
 
@@ -103,6 +104,11 @@ def jacobians(model: Model, params: Params, x0: State, us: Inputs) -> Jacobians:
         evaluated at (x_t, u_t) for t = 0 ... N-1.
     """
     check_trajectory_args(model, params, x0, us)
+    return _jacobians(model, params, x0, us)
+
+
+@ft.partial(jax.jit, static_argnums=0)
+def _jacobians(model: Model, params: Params, x0: State, us: Inputs) -> Jacobians:
     states = _rollout(model, params, x0, us).states
     return jax.vmap(lambda x, u: step_jacobians(model, params, x, u))(states, us)
 
@@ -131,6 +137,13 @@ def forward_sensitivities(
         `Sensitivities` with D `(N, n, P)` and J `(N, p, P)`.
     """
     check_trajectory_args(model, params, x0, us)
+    return _forward_sensitivities(model, params, x0, us)
+
+
+@ft.partial(jax.jit, static_argnums=0)
+def _forward_sensitivities(
+    model: Model, params: Params, x0: State, us: Inputs
+) -> Sensitivities:
     theta, _, f, g = _flat_maps(model, params)
 
     def step(carry, u):
@@ -170,6 +183,20 @@ def forward_gradient(
     loss_fn = check_cost_args(
         model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
     )
+    return _forward_gradient(model, params, x0, us, ys, loss_fn, burn_in, last_only)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 5, 6, 7))
+def _forward_gradient(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    loss_fn: LossFn,
+    burn_in: int,
+    last_only: bool,
+) -> Params:
     theta, unravel, f, g = _flat_maps(model, params)
     n_steps = us.shape[0]
     weights = step_weights(n_steps, burn_in, last_only, theta.dtype)
@@ -213,9 +240,13 @@ def reverse_gradient(
     Returns:
         The gradient, a pytree shaped like ``params``.
     """
-    return jax.grad(cost, argnums=1)(
+    loss_fn = check_cost_args(
         model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
     )
+    return _reverse_gradient(model, params, x0, us, ys, loss_fn, burn_in, last_only)
+
+
+_reverse_gradient = jax.jit(jax.grad(_cost, argnums=1), static_argnums=(0, 5, 6, 7))
 
 
 def directional_sensitivity(
@@ -239,6 +270,12 @@ def directional_sensitivity(
     """
     check_trajectory_args(model, params, x0, us)
     check_params(model, direction)
-    check_state(model, x0)
+    return _directional_sensitivity(model, params, x0, us, direction)
+
+
+@ft.partial(jax.jit, static_argnums=0)
+def _directional_sensitivity(
+    model: Model, params: Params, x0: State, us: Inputs, direction: Params
+) -> Trajectory:
     _, tangent = jax.jvp(lambda p: _rollout(model, p, x0, us), (params,), (direction,))
     return tangent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools as ft
 from typing import NamedTuple
 
 import jax
@@ -30,7 +31,10 @@ class Trajectory(NamedTuple):
     outputs: Outputs
 
 
+@ft.partial(jax.jit, static_argnums=0)
 def _rollout(model: Model, params: Params, x0: State, us: Inputs) -> Trajectory:
+    # jit with the (hashable) model static, so repeated eager calls reuse one
+    # compiled scan; inside a caller's jit or vmap it is simply inlined.
     def step(x: State, u: Float[Array, " m"]) -> tuple[State, tuple[State, Array]]:
         return model.f(params, x, u), (x, model.g(params, x, u))
 
@@ -139,8 +143,21 @@ def cost(
     loss_fn = check_cost_args(
         model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
     )
+    return _cost(model, params, x0, us, ys, loss_fn, burn_in, last_only)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 5, 6, 7))
+def _cost(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    loss_fn: LossFn,
+    burn_in: int,
+    last_only: bool,
+) -> Float[Array, ""]:
     outputs = _rollout(model, params, x0, us).outputs
     if last_only:
         return loss_fn(outputs[-1], ys)
-    per_step = jax.vmap(loss_fn)(outputs[burn_in:], ys[burn_in:])
-    return jnp.mean(per_step)
+    return jnp.mean(jax.vmap(loss_fn)(outputs[burn_in:], ys[burn_in:]))

@@ -14,7 +14,7 @@ the output PyTorch returns at step ``t``, and it is a function of
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +44,9 @@ class CellParams(NamedTuple):
     bias_hh: Float[Array, " gh"] | None
     readout_weight: Float[Array, "p h"] | None = None
     readout_bias: Float[Array, " p"] | None = None
+
+
+CellT = TypeVar("CellT", bound="TorchCell")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,8 +156,8 @@ class TorchCell:
 
     @classmethod
     def from_state_dict(
-        cls, state_dict: dict[str, Any], *, readout: str | None = None
-    ) -> tuple[Self, CellParams]:
+        cls: type[CellT], state_dict: dict[str, Any], *, readout: str | None = None
+    ) -> tuple[CellT, CellParams]:
         """Build a model and its params from a PyTorch-style state dict of arrays.
 
         Accepts the keys of ``torch.nn.LSTM``/``GRU``/``RNN`` (``weight_ih_l0``

@@ -38,16 +38,18 @@ class Linear:
         state_size: State dimension ``n``.
         input_size: Input dimension ``m``.
         output_size: Output dimension ``p``.
-        spectral_radius: Spectral radius of the random ``a`` drawn by `init`.
+        spectral_norm: Spectral norm ‖a‖₂ of the random ``a`` drawn by `init`.
     """
 
     state_size: int
     input_size: int
     output_size: int
-    spectral_radius: float = 0.9
+    spectral_norm: float = 0.9
 
     def init(self, key: Key, *, dtype: Any = None) -> LinearParams:
-        """Draw Gaussian matrices, ``a`` rescaled to the requested spectral radius.
+        """Draw Gaussian matrices, ``a`` rescaled to the requested spectral norm.
+
+        A norm below 1 makes the map a contraction (stable).
 
         Args:
             key: PRNG key.
@@ -60,9 +62,8 @@ class Linear:
         n, m, p = self.state_size, self.input_size, self.output_size
         ka, kb, kc, kd = jax.random.split(key, 4)
         a = jax.random.normal(ka, (n, n), dtype)
-        radius = np.max(np.abs(np.linalg.eigvals(np.asarray(a, np.float64))))
         return LinearParams(
-            a=a * (self.spectral_radius / radius).astype(dtype),
+            a=a * (self.spectral_norm / jnp.linalg.norm(a, 2)).astype(dtype),
             b=jax.random.normal(kb, (n, m), dtype) / np.sqrt(max(m, 1)).astype(dtype),
             c=jax.random.normal(kc, (p, n), dtype) / np.sqrt(n).astype(dtype),
             d=jax.random.normal(kd, (p, m), dtype) / np.sqrt(max(m, 1)).astype(dtype),
@@ -82,7 +83,7 @@ class Linear:
 
 
 def linear(
-    state_size: int, input_size: int, output_size: int, *, spectral_radius: float = 0.9
+    state_size: int, input_size: int, output_size: int, *, spectral_norm: float = 0.9
 ) -> Linear:
     """Create a linear state-space model x' = A x + B u, y = C x + D u.
 
@@ -90,10 +91,10 @@ def linear(
         state_size: ``n``.
         input_size: ``m``.
         output_size: ``p``.
-        spectral_radius: Spectral radius of the random ``A`` of `Linear.init`.
+        spectral_norm: Spectral norm ‖a‖₂ of the random ``A`` of `Linear.init`.
             (Keyword only.)
 
     Returns:
         A `Linear`.
     """
-    return Linear(state_size, input_size, output_size, spectral_radius)
+    return Linear(state_size, input_size, output_size, spectral_norm)
