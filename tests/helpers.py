@@ -40,8 +40,8 @@ def tree_allclose(x, y, *, rtol, atol=0.0):
 
 def rel_err(x, y):
     """Max-norm relative error between two pytrees (flattened)."""
-    a, _ = ravel_pytree(x)
-    b, _ = ravel_pytree(y)
+    a = ravel_pytree(x)[0].astype(jnp.float64)
+    b = ravel_pytree(y)[0].astype(jnp.float64)
     return float(jnp.max(jnp.abs(a - b)) / jnp.maximum(jnp.max(jnp.abs(b)), 1e-300))
 
 

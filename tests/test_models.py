@@ -356,11 +356,6 @@ UNCHECKED_STATE_DICTS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: from_state_dict checks neither bias shapes nor weight ranks; "
-    "drop this marker with the fix",
-)
 @pytest.mark.parametrize(("state_dict", "readout", "match"), UNCHECKED_STATE_DICTS)
 def test_from_state_dict_rejects_bad_bias_and_rank(state_dict, readout, match):
     with pytest.raises(ValueError, match=match) as info:
@@ -538,12 +533,6 @@ def test_from_flax_init_casts_to_dtype(getkey):
     assert jax.tree_util.tree_structure(shapes) == jax.tree_util.tree_structure(params)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: from_flax makes its probe input in JAX's default float dtype, so "
-    "a float32 flax cell fails under x64 with strict promotion; drop this marker "
-    "with the fix",
-)
 @pytest.mark.parametrize("api", ["linen", "nnx"])
 def test_from_flax_accepts_float32_cell(api, getkey):
     pytest.importorskip("flax")

@@ -69,14 +69,10 @@ class TorchCell:
     state_multiple: ClassVar[int] = 1  # the LSTM carries [h, c]
 
     def __post_init__(self) -> None:
-        for name in ("input_size", "hidden_size"):
+        for name, low in (("input_size", 0), ("hidden_size", 1)):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (
-                1 if name == "hidden_size" else 0
-            ):
-                raise ValueError(
-                    f"{name} must be a non-negative integer, got {value!r}"
-                )
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.readout is not None and (
             not isinstance(self.readout, int) or self.readout < 1
         ):
@@ -180,6 +176,11 @@ class TorchCell:
         b_ih = state_dict_get(state_dict, "bias_ih", required=False)
         b_hh = state_dict_get(state_dict, "bias_hh", required=False)
         assert w_ih is not None and w_hh is not None
+        if w_ih.ndim != 2 or w_hh.ndim != 2:
+            raise ValueError(
+                f"weight_ih and weight_hh must be 2-D; got shapes {w_ih.shape} and "
+                f"{w_hh.shape}"
+            )
         gh, hidden = w_hh.shape
         if gh != cls.num_gates * hidden or w_ih.shape[0] != gh:
             raise ValueError(
@@ -191,14 +192,21 @@ class TorchCell:
             raise ValueError(
                 "state dict must hold both bias_ih and bias_hh, or neither"
             )
+        for name, b in (("bias_ih", b_ih), ("bias_hh", b_hh)):
+            if b is not None and b.shape != (gh,):
+                raise ValueError(f"{name} must have shape ({gh},), got {b.shape}")
         r_w = r_b = None
         if readout is not None:
             r_w = state_dict_get(state_dict, readout + ".weight")
             r_b = state_dict_get(state_dict, readout + ".bias", required=False)
             assert r_w is not None
-            if r_w.shape[1:] != (hidden,):
+            if r_w.ndim != 2 or r_w.shape[1] != hidden:
                 raise ValueError(
                     f"{readout}.weight must have shape (p, {hidden}), got {r_w.shape}"
+                )
+            if r_b is not None and r_b.shape != r_w.shape[:1]:
+                raise ValueError(
+                    f"{readout}.bias must have shape ({r_w.shape[0]},), got {r_b.shape}"
                 )
         model = cls(
             input_size=int(w_ih.shape[1]),
@@ -226,4 +234,4 @@ class TorchCell:
             out[readout + ".weight"] = params.readout_weight
             if params.readout_bias is not None:
                 out[readout + ".bias"] = params.readout_bias
-        return {k: np.asarray(v) for k, v in out.items()}
+        return {k: np.array(v) for k, v in out.items()}  # writable, for torch

@@ -76,6 +76,11 @@ class FlaxCell:
         return jnp.zeros((self.state_size,), dtype)
 
 
+def _probe_input(carry: Any, input_size: int) -> Input:
+    """Zero input in the carry's dtype, so a float32 cell is not promoted under x64."""
+    return jnp.zeros((input_size,), jax.tree_util.tree_leaves(carry)[0].dtype)
+
+
 def from_flax(
     cell: Any, params: Params | None = None, *, input_size: int, key: Key | None = None
 ) -> tuple[FlaxCell, Params]:
@@ -103,9 +108,9 @@ def from_flax(
         raise ValueError(
             f"input_size must be a non-negative integer, got {input_size!r}"
         )
-    u0 = jnp.zeros((input_size,))
     if isinstance(cell, linen.Module):
         carry0 = cell.initialize_carry(jax.random.key(0), (input_size,))
+        u0 = _probe_input(carry0, input_size)
 
         def init_fn(k: Key) -> Params:
             return cell.init(k, carry0, u0)
@@ -121,6 +126,7 @@ def from_flax(
                 "from_flax takes no params for an nnx cell; pass the module"
             )
         carry0 = cell.initialize_carry((input_size,), rngs=nnx.Rngs(0))
+        u0 = _probe_input(carry0, input_size)
         graphdef, params = nnx.split(cell)
 
         def init_fn(k: Key) -> Params:
