@@ -1,0 +1,136 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnn_dyn as rd
+from rnn_dyn.cli import main
+
+
+def run_cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "rnn_dyn", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
+        timeout=300,
+    )
+
+
+def test_help_does_not_import_jax():
+    code = (
+        "import sys\nfrom rnn_dyn.cli import main\n"
+        "try: main(['--help'])\nexcept SystemExit: pass\n"
+        "print('jax' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_simulate_writes_trajectory_and_figure(tmp_path):
+    out = tmp_path / "sim"
+    result = run_cli(
+        "simulate",
+        "--system",
+        "chaotic-lstm",
+        "--steps",
+        "300",
+        "--burn-in",
+        "50",
+        "--out",
+        str(out),
+        "--json",
+        "--x64",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["system"] == "chaotic-lstm" and summary["variant"] == "authors"
+    assert summary["dtype"] == "float64" and summary["nonfinite_steps"] == 0
+    data = np.load(out / "trajectory.npz")
+    assert data["states"].shape == (300, 4) and data["outputs"].shape == (300, 2)
+    # The file holds the library's trajectory, not something else.
+    model, params, x0 = rd.examples.chaotic_lstm("authors")
+    import jax.numpy as jnp
+
+    ref = rd.simulate(model, params, x0, jnp.zeros((300, 0)))
+    np.testing.assert_allclose(data["states"], ref.states, rtol=1e-12, atol=1e-14)
+    png = (out / "attractor.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [
+        p for p in out.iterdir() if p.name.startswith(".")
+    ]  # no temp files left
+
+
+def test_simulate_logistic_counts_overflow(tmp_path):
+    result = run_cli(
+        "simulate",
+        "--system",
+        "logistic",
+        "--r",
+        "4.5",
+        "--steps",
+        "200",
+        "--burn-in",
+        "0",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["nonfinite_steps"] > 0
+    states = np.load(tmp_path / "trajectory.npz")["states"]
+    assert summary["nonfinite_steps"] == int((~np.isfinite(states)).any(axis=1).sum())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["simulate", "--steps", "-3"], "--steps: expected an integer >= 1"),
+        (["simulate", "--steps", "ten"], "--steps: expected an integer >= 1"),
+        (["simulate", "--system", "lorenz"], "invalid choice: 'lorenz'"),
+        (["simulate", "--variant", "typo"], "invalid choice: 'typo'"),
+        (
+            ["simulate", "--steps", "10", "--burn-in", "10"],
+            "--burn-in must be below --steps",
+        ),
+        (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        code = main(
+            [*args, "--out", str(tmp_path / "x")] if args[0] == "simulate" else args
+        )
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_unwritable_out_exits_2_and_writes_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli(
+        "simulate", "--steps", "20", "--burn-in", "0", "--out", str(blocker / "sub")
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot write to output directory" in result.stderr
+    assert blocker.read_text() == "not a directory"
+
+
+def test_module_and_script_entry_points_agree():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "simulate" in result.stdout
+    script = Path(sys.executable).with_name("rnn-dyn")
+    if script.exists():
+        out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout == result.stdout
