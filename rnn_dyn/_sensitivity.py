@@ -72,6 +72,7 @@ def _flat_maps(model: Model, params: Params):
     return theta, unravel, f, g
 
 
+@ft.partial(jax.jit, static_argnums=0)
 def step_jacobians(model: Model, params: Params, x: State, u: Input) -> Jacobians:
     """Return A, B, C, F at one point (x, u; θ), by `jax.jacfwd`.
 

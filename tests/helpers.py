@@ -46,15 +46,17 @@ def rel_err(x, y):
 
 
 def fd_jacobian(fn, x, *, eps=1e-6):
-    """Central-difference Jacobian of ``fn`` at the pytree ``x`` (flattened)."""
+    """Central-difference Jacobian of ``fn`` at the pytree ``x`` (flattened).
+
+    All 2P perturbed evaluations run as one jitted vmap; shape `(out, P)`.
+    """
     flat, unravel = ravel_pytree(x)
-    cols = []
-    for i in range(flat.shape[0]):
-        e = jnp.zeros_like(flat).at[i].set(eps)
-        plus = ravel_pytree(fn(unravel(flat + e)))[0]
-        minus = ravel_pytree(fn(unravel(flat - e)))[0]
-        cols.append((plus - minus) / (2 * eps))
-    return jnp.stack(cols, axis=-1)
+    flat_fn = lambda v: ravel_pytree(fn(unravel(v)))[0]
+    steps = eps * jnp.eye(flat.shape[0], dtype=flat.dtype)
+    diff = jax.jit(
+        jax.vmap(lambda e: (flat_fn(flat + e) - flat_fn(flat - e)) / (2 * eps))
+    )
+    return diff(steps).T
 
 
 def fd_directional(fn, x, v, *, eps=1e-6, order=2):

@@ -106,8 +106,8 @@ def test_step_jacobians_match_jacrev_and_finite_differences(model, getkey):
     theta, unravel = ravel_pytree(params)
     f = lambda th, x: model.f(unravel(th), x, u)
     g = lambda th, x: model.g(unravel(th), x, u)
-    A_rev, B_rev = jax.jacrev(f, argnums=(1, 0))(theta, x)
-    C_rev, F_rev = jax.jacrev(g, argnums=(1, 0))(theta, x)
+    A_rev, B_rev = jax.jit(jax.jacrev(f, argnums=(1, 0)))(theta, x)
+    C_rev, F_rev = jax.jit(jax.jacrev(g, argnums=(1, 0)))(theta, x)
     for got, ref in zip(jac, (A_rev, B_rev, C_rev, F_rev), strict=True):
         np.testing.assert_allclose(got, ref, rtol=AD_RTOL, atol=1e-14)
     np.testing.assert_allclose(
