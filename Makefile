@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_OUT ?= results/simulate
+DEMO_OUT ?= results/chaotic-lstm
 
 .PHONY: demo test lint venv clean
 
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/rnn-dyn simulate --system chaotic-lstm --variant authors --steps 5000 --burn-in 100 --out $(DEMO_OUT)
+	$(BIN)/rnn-dyn chaotic-lstm --out $(DEMO_OUT)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rnn_dyn tests benchmarks notebooks

@@ -71,3 +71,52 @@ def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
             f"cannot write to output directory {str(path)!r}: {err.strerror}"
         ) from None
     return path
+
+
+def _leaf_names(tree: Any) -> list[tuple[str, Any]]:
+    import jax
+
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in leaves]
+
+
+def save_params(path: str | os.PathLike[str], params: Any) -> Path:
+    """Save a params pytree as ``.npz``, one array per leaf named by its path."""
+    return save_npz(path, **dict(_leaf_names(params)))
+
+
+def load_params(path: str | os.PathLike[str], like: Any) -> Any:
+    """Load a params pytree saved by `save_params`, with the structure of ``like``.
+
+    Args:
+        path: The ``.npz`` file.
+        like: A pytree of the expected structure (arrays or ShapeDtypeStructs).
+
+    Returns:
+        The params pytree, leaves as NumPy arrays in the dtype of ``like``.
+
+    Raises:
+        ValueError: If the file cannot be read, or a leaf is missing or has the
+            wrong shape.
+    """
+    import jax
+
+    try:
+        with np.load(path) as data:
+            stored = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read params file {str(path)!r}: {err}") from None
+    leaves = []
+    for name, leaf in _leaf_names(like):
+        if name not in stored:
+            raise ValueError(
+                f"params file {str(path)!r} has no array {name!r}; "
+                f"it has {sorted(stored)}"
+            )
+        if stored[name].shape != tuple(leaf.shape):
+            raise ValueError(
+                f"params file {str(path)!r}: {name} must have shape "
+                f"{tuple(leaf.shape)}, got {stored[name].shape}"
+            )
+        leaves.append(stored[name].astype(leaf.dtype))
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), leaves)

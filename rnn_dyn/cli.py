@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 SYSTEMS = ("chaotic-lstm", "logistic", "henon")
+MODELS = ("chaotic-lstm", "lstm", "gru", "rnn", "linear", "logistic", "henon")
 
 
 class UsageError(Exception):
@@ -80,7 +81,99 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--b", type=float, default=0.3, help="Hénon parameter b")
     _add_common(sim, "results/simulate")
     sim.set_defaults(func=cmd_simulate)
+
+    chaotic = sub.add_parser(
+        "chaotic-lstm",
+        help="the chaotic LSTM's loss line and plane (the main job)",
+        description="Appendix C at the paper's resolution: the attractor, the loss "
+        "and bifurcation diagram along s·θ_true, and the loss over "
+        "s1·θ_true + s2·θ_random (Supplementary Fig. 1).",
+    )
+    _add_landscape_options(chaotic)
+    chaotic.set_defaults(func=cmd_landscape, model="chaotic-lstm", params=None)
+
+    land = sub.add_parser(
+        "landscape",
+        help="loss line and plane of any built-in model",
+        description="Loss along a line s·θ and over the plane s1·θ + s2·θ_random "
+        "(or centred on θ with --centered), against the model's own outputs at θ.",
+    )
+    land.add_argument("--model", choices=MODELS, default="lstm")
+    land.add_argument("--params", help=".npz of a params pytree (else random)")
+    land.add_argument("--input-size", type=_int_at_least(0), default=1)
+    land.add_argument("--hidden", type=_int_at_least(1), default=8)
+    land.add_argument("--readout", type=_int_at_least(1), default=1)
+    land.add_argument(
+        "--centered",
+        action="store_true",
+        help="plane θ + s1·d1 + s2·d2 around θ (filter-normalised)",
+    )
+    _add_landscape_options(land)
+    land.set_defaults(func=cmd_landscape)
     return parser
+
+
+def _range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH with LOW < HIGH, got {text!r}"
+        ) from None
+    if not low < high:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH with LOW < HIGH, got {text!r}"
+        )
+    return low, high
+
+
+def _grid_size(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    parse = _int_at_least(2)
+    try:
+        sizes = [parse(p) for p in parts]
+    except argparse.ArgumentTypeError:
+        sizes = []
+    if len(sizes) not in (1, 2):
+        raise argparse.ArgumentTypeError(
+            f"expected N or N1,N2 with N >= 2, got {text!r}"
+        )
+    return (sizes[0], sizes[-1])
+
+
+def _add_landscape_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--variant",
+        choices=("authors", "printed"),
+        default="authors",
+        help="chaotic-lstm weights",
+    )
+    p.add_argument(
+        "--line",
+        type=_int_at_least(2),
+        default=5000,
+        help="points on the line (plus s=1)",
+    )
+    p.add_argument(
+        "--grid",
+        type=_grid_size,
+        default=(150, 150),
+        help="plane resolution N or N1,N2 (plus s=0 and s=1)",
+    )
+    p.add_argument("--s-range", type=_range, default=(0.5, 2.0), help="line range of s")
+    p.add_argument("--s1-range", type=_range, default=(0.0, 2.0))
+    p.add_argument("--s2-range", type=_range, default=(-0.5, 0.5))
+    p.add_argument("--seq-len", type=_int_at_least(1), default=200)
+    p.add_argument("--burn-in", type=_int_at_least(0), default=100)
+    p.add_argument("--seed", type=int, default=0, help="seed of θ_random and inputs")
+    p.add_argument(
+        "--distribution",
+        choices=("uniform", "gaussian"),
+        default="uniform",
+        help="θ_random: U[0,1) as the authors, or N(0,1)",
+    )
+    p.add_argument("--chunk-size", type=_int_at_least(1), default=8192)
+    _add_common(p, "results/chaotic-lstm")
 
 
 def _setup_jax(args: argparse.Namespace) -> None:
@@ -178,6 +271,203 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"simulated {args.system} for {args.steps} steps in {seconds:.2f} s "
         f"({summary['nonfinite_steps']} non-finite after burn-in); "
         f"wrote {', '.join(str(f) for f in files)}",
+    )
+    return 0
+
+
+def _landscape_problem(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str]:
+    """Return ``(model, theta, x0, us, title)`` for `cmd_landscape`."""
+    import jax
+    import jax.numpy as jnp
+
+    import rnn_dyn as rd
+    from rnn_dyn._io import load_params
+    from rnn_dyn.examples import chaotic_lstm
+    from rnn_dyn.models._base import param_shapes
+
+    if args.model == "chaotic-lstm":
+        model, theta, x0 = chaotic_lstm(args.variant)
+        title = f"chaotic LSTM ({args.variant})"
+    else:
+        m, h, p = args.input_size, args.hidden, args.readout
+        model = {
+            "lstm": lambda: rd.models.lstm(m, h, readout=p),
+            "gru": lambda: rd.models.gru(m, h, readout=p),
+            "rnn": lambda: rd.models.rnn(m, h, readout=p),
+            "linear": lambda: rd.models.linear(h, m, p),
+            "logistic": lambda: rd.models.logistic(),
+            "henon": lambda: rd.models.henon(),
+        }[args.model]()
+        theta = model.init(jax.random.key(args.seed))
+        title = args.model
+        if args.params:
+            theta = load_params(args.params, param_shapes(model, theta_dtype(theta)))
+            theta = jax.tree_util.tree_map(jnp.asarray, theta)
+            title += f" ({args.params})"
+        x0 = model.initial_state(theta)
+    key = jax.random.fold_in(jax.random.key(args.seed), 1)
+    us = jax.random.normal(key, (args.seq_len, model.input_size), x0.dtype)
+    return model, theta, x0, us, title
+
+
+def theta_dtype(params: Any) -> Any:
+    """Return the float dtype of a params pytree."""
+    from rnn_dyn.models._base import params_dtype
+
+    return params_dtype(params)
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    """Evaluate the loss along a line and over a plane; write figures and data."""
+    if args.burn_in >= args.seq_len:
+        raise UsageError(
+            f"--burn-in must be below --seq-len ({args.seq_len}), got {args.burn_in}"
+        )
+    from rnn_dyn._io import prepare_out_dir, save_json, save_npz
+
+    out = prepare_out_dir(args.out)
+    _setup_jax(args)
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import rnn_dyn as rd
+    from rnn_dyn import landscape as ls
+
+    model, theta, x0, us, title = _landscape_problem(args)
+    ys = rd.simulate(model, theta, x0, us).outputs
+    zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
+    options = dict(
+        burn_in=args.burn_in, chunk_size=args.chunk_size, progress=not args.quiet
+    )
+    s = ls.coordinates(*args.s_range, args.line, exact=[1.0])
+    line = ls.line(
+        model,
+        theta,
+        zero,
+        x0,
+        us,
+        ys,
+        s,
+        steady_steps=args.seq_len - args.burn_in,
+        **options,
+    )
+    key = jax.random.key(args.seed)
+    s1 = ls.coordinates(*args.s1_range, args.grid[0], exact=[0.0, 1.0])
+    s2 = ls.coordinates(*args.s2_range, args.grid[1], exact=[0.0])
+    if getattr(args, "centered", False):
+        k1, k2 = jax.random.split(key)
+        d1, d2 = (
+            ls.random_direction(
+                k, theta, distribution="gaussian", filter_normalize=True
+            )
+            for k in (k1, k2)
+        )
+        plus = lambda d: jax.tree_util.tree_map(jnp.add, theta, d)
+        plane = ls.grid_2d(
+            model, theta, plus(d1), plus(d2), x0, us, ys, s1, s2, **options
+        )
+        true_point = (0.0, 0.0)
+    else:
+        theta_random = ls.random_direction(key, theta, distribution=args.distribution)
+        plane = ls.grid_2d(
+            model, zero, theta, theta_random, x0, us, ys, s1, s2, **options
+        )
+        true_point = (1.0, 0.0)
+    at_true = float(line.loss[s == 1.0][0])
+    at_true_plane = float(plane.loss[s1 == true_point[0]][:, s2 == true_point[1]][0, 0])
+    finite = plane.loss[np.isfinite(plane.loss)]
+    n_points = line.loss.size + plane.loss.size
+    run = line.run_seconds + plane.run_seconds
+    flat = lambda tree: np.asarray(jax.flatten_util.ravel_pytree(tree)[0])
+    summary = {
+        "variant": args.variant if args.model == "chaotic-lstm" else None,
+        "model": args.model,
+        "loss_at_true": at_true,
+        "loss_at_true_plane": at_true_plane,
+        "line": {
+            "n": int(s.size),
+            "s_min": float(s[0]),
+            "s_max": float(s[-1]),
+            "nonfinite": int((~np.isfinite(line.loss)).sum()),
+            "local_minima": ls.local_minima(line.loss),
+        },
+        "grid": {
+            "shape": list(plane.loss.shape),
+            "nonfinite": int((~np.isfinite(plane.loss)).sum()),
+            "min": float(finite.min()) if finite.size else None,
+            "max": float(finite.max()) if finite.size else None,
+        },
+        "seconds": {
+            "compile": round(line.compile_seconds + plane.compile_seconds, 4),
+            "line": round(line.run_seconds, 4),
+            "grid": round(plane.run_seconds, 4),
+        },
+        "points_per_second": round(n_points / run) if run > 0 else None,
+        "devices": [str(d) for d in jax.devices()],
+        "dtype": str(line.loss.dtype),
+        "seq_len": args.seq_len,
+        "burn_in": args.burn_in,
+        "seed": args.seed,
+    }
+    states = rd.simulate(
+        model,
+        theta,
+        x0,
+        jnp.zeros((max(5000, args.seq_len), model.input_size), x0.dtype)
+        if model.input_size == 0
+        else us,
+    ).states[args.burn_in :]
+    files = [
+        save_npz(
+            out / "landscape.npz",
+            line_s=s,
+            line_loss=line.loss,
+            line_steady=line.steady,
+            grid_s1=s1,
+            grid_s2=s2,
+            grid_loss=plane.loss,
+            theta=flat(theta),
+            plane_origin=flat(plane.subspace.origin),
+            plane_directions=np.stack(
+                [
+                    flat(
+                        jax.tree_util.tree_map(
+                            lambda d, i=i: d[i], plane.subspace.directions
+                        )
+                    )
+                    for i in range(2)
+                ]
+            ),
+        )
+    ]
+    if not args.no_plot:
+        from rnn_dyn import plotting
+
+        good = np.all(np.isfinite(states), axis=1)
+        if good.any() and model.state_size >= 1:
+            ax = plotting.attractor(
+                np.asarray(states)[good],
+                title=title,
+                labels=("$h_1$", "$h_2$") if args.model == "chaotic-lstm" else None,
+            )
+            files.append(plotting.save_figure(ax.figure, out / "attractor.png"))
+        fig = plotting.loss_line(s, line.loss, line.steady, title=title)
+        files.append(plotting.save_figure(fig, out / "line.png"))
+        name = r"$\theta$" if getattr(args, "centered", False) else r"$\theta_{true}$"
+        ax = plotting.loss_plane(
+            s1, s2, plane.loss, marks={name: true_point}, title=title
+        )
+        files.append(plotting.save_figure(ax.figure, out / "plane.png"))
+    summary["files"] = [str(f) for f in files] + [str(out / "summary.json")]
+    save_json(out / "summary.json", summary)
+    _emit(
+        args,
+        summary,
+        f"{title}: loss at θ_true {at_true:g}; line of {s.size} points with "
+        f"{summary['line']['local_minima']} local minima; plane {plane.loss.shape} "
+        f"with {summary['grid']['nonfinite']} non-finite; "
+        f"{summary['points_per_second']} points/s; wrote {out}",
     )
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -66,3 +67,118 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) ->
     finally:
         plt.close(fig)
     return Path(path)
+
+
+def loss_line(
+    s: np.ndarray,
+    loss: np.ndarray,
+    steady: np.ndarray | None = None,
+    *,
+    output_index: int = 0,
+    true_s: float | None = 1.0,
+    title: str | None = None,
+) -> Figure:
+    """Draw the loss along a line, under the bifurcation diagram of one output.
+
+    Args:
+        s: Coordinates, shape `(n,)`.
+        loss: Loss at each coordinate, shape `(n,)`; non-finite values are left
+            as gaps.
+        steady: Steady-state outputs, shape `(n, K, p)`; when given, the top
+            panel shows the K values of output ``output_index`` at each s.
+        output_index: Which output to draw. (Keyword only.)
+        true_s: Coordinate of the true parameters, marked in both panels.
+            (Keyword only.)
+        title: Figure title. (Keyword only.)
+
+    Returns:
+        The Figure (two stacked panels sharing s, or one without ``steady``).
+    """
+    s, loss = np.asarray(s, float), np.asarray(loss, float)
+    rows = 1 if steady is None else 2
+    fig, axes = plt.subplots(
+        rows, 1, sharex=True, figsize=(7, 2.6 * rows + 0.6), layout="constrained"
+    )
+    axes = np.atleast_1d(axes)
+    if steady is not None:
+        ax = axes[0]
+        values = np.asarray(steady, float)[:, :, output_index]
+        xs = np.repeat(s, values.shape[1])
+        ax.scatter(xs, values.ravel(), s=0.2, c="k", linewidths=0, rasterized=True)
+        ax.set_ylabel(f"steady output $y_{{{output_index + 1}}}$")
+    ax = axes[-1]
+    ax.plot(s, np.where(np.isfinite(loss), loss, np.nan), lw=0.6, c="C0")
+    ax.set_ylabel("loss $V$")
+    ax.set_xlabel("$s$")
+    if np.nanmax(np.where(np.isfinite(loss), loss, np.nan), initial=0) > 0:
+        positive = loss[np.isfinite(loss) & (loss > 0)]
+        if positive.size and positive.max() / positive.min() > 1e3:
+            ax.set_yscale("symlog", linthresh=float(np.percentile(positive, 5)))
+    if true_s is not None:
+        for a in axes:
+            a.axvline(true_s, c="C3", lw=0.8, ls="--")
+        at = np.flatnonzero(s == true_s)
+        if at.size:
+            ax.plot(s[at], loss[at], "o", c="C3", ms=4, label=r"$\theta_{true}$")
+            ax.legend(loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def loss_plane(
+    s1: np.ndarray,
+    s2: np.ndarray,
+    loss: np.ndarray,
+    *,
+    marks: dict[str, tuple[float, float]] | None = None,
+    log: bool | None = None,
+    levels: int = 60,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw filled contours of the loss over a plane (Supplementary Fig. 1).
+
+    Non-finite values are masked (drawn blank) and counted in the title.
+
+    Args:
+        s1: First coordinates, shape `(n1,)` (horizontal axis).
+        s2: Second coordinates, shape `(n2,)` (vertical axis).
+        loss: Loss, shape `(n1, n2)`.
+        marks: Named points to mark, e.g. ``{"θ_true": (1, 0)}``. (Keyword only.)
+        log: Log colour scale; by default when the positive values span more
+            than three decades. (Keyword only.)
+        levels: Number of contour levels. (Keyword only.)
+        ax: Axes to draw into; a new figure if None. (Keyword only.)
+        title: Axes title. (Keyword only.)
+
+    Returns:
+        The Axes.
+    """
+    from matplotlib import colors, ticker
+
+    loss = np.asarray(loss, float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
+    finite = np.isfinite(loss)
+    positive = loss[finite & (loss > 0)]
+    if log is None:
+        log = bool(positive.size) and positive.max() / positive.min() > 1e3
+    values = np.ma.masked_invalid(loss)
+    kwargs: dict[str, Any] = {"levels": levels, "cmap": "viridis"}
+    if log and positive.size:
+        floor = positive.min()
+        values = np.ma.masked_invalid(np.where(finite, np.maximum(loss, floor), np.nan))
+        kwargs["levels"] = np.geomspace(floor, positive.max(), levels)
+        kwargs["norm"] = colors.LogNorm(floor, positive.max())
+        kwargs["locator"] = ticker.LogLocator()
+    cs = ax.contourf(np.asarray(s1), np.asarray(s2), values.T, **kwargs)
+    ax.figure.colorbar(cs, ax=ax, label="loss $V$")
+    for name, (x, y) in (marks or {}).items():
+        ax.plot(x, y, "o", mfc="none", mec="C3", ms=7)
+        ax.annotate(name, (x, y), xytext=(4, 4), textcoords="offset points", color="C3")
+    ax.set_xlabel("$s_1$")
+    ax.set_ylabel("$s_2$")
+    n_bad = int((~finite).sum())
+    ax.set_title((title or "") + (f"  ({n_bad} non-finite masked)" if n_bad else ""))
+    return ax

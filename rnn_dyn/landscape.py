@@ -1,0 +1,409 @@
+r"""Cost landscapes: V evaluated on lines and planes of parameter space.
+
+A line is θ(s) = s·θ_a + (1 - s)·θ_b and a plane is
+θ(s₁, s₂) = θ_o + s₁(θ_a - θ_o) + s₂(θ_b - θ_o); the paper's plane
+s₁θ_true + s₂θ_random is the plane with θ_o = 0. Both are an `Affine`
+subspace, an origin plus k stacked directions.
+
+Every point of a grid is one independent simulation, so the grid is
+embarrassingly parallel: points are evaluated by `jax.vmap` under `jit`, in
+chunks of bounded size (memory does not grow with the grid), and each chunk is
+sharded over a 1-D `jax.sharding.Mesh` of all devices (the chunk is padded to
+a multiple of the device count). The same code runs on CPU, GPU and TPU, and
+over several hosts after ``jax.distributed.initialize()``, where
+``jax.devices()`` lists the devices of every host. Non-finite costs (overflow
+in chaotic regions) are kept as NaN/inf.
+"""
+
+from __future__ import annotations
+
+import functools as ft
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, Float
+
+from ._losses import LossFn
+from ._simulate import _rollout, check_cost_args
+from ._types import Inputs, Key, Params, State, Targets
+from ._validate import check_params
+from .models._base import Model
+
+
+class Affine(NamedTuple):
+    """An affine subspace θ(s) = origin + Σ_i s_i·directions[i] of parameter space.
+
+    Attributes:
+        origin: θ at s = 0, a params pytree.
+        directions: k directions, a params pytree whose leaves have a leading
+            axis of size k.
+    """
+
+    origin: Params
+    directions: Params
+
+
+class Landscape(NamedTuple):
+    """Cost (and optionally steady-state outputs) on a grid of coordinates.
+
+    Attributes:
+        axes: The coordinate values along each axis: ``(s,)`` for a line,
+            ``(s1, s2)`` for a plane.
+        loss: V at every grid point, shape `(n,)` or `(n1, n2)`; NaN or inf
+            where the simulation overflowed.
+        steady: The last K outputs at every point, shape `(n, K, p)` or
+            `(n1, n2, K, p)`, or None when not requested.
+        subspace: The `Affine` subspace the coordinates refer to.
+        compile_seconds: Time spent compiling the evaluator.
+        run_seconds: Time spent evaluating, compilation excluded.
+    """
+
+    axes: tuple[np.ndarray, ...]
+    loss: np.ndarray
+    steady: np.ndarray | None
+    subspace: Affine
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+
+
+class Evaluation(NamedTuple):
+    """Result of `evaluate`.
+
+    Attributes:
+        loss: V at every point, shape `(b,)`.
+        steady: The last K outputs at every point, shape `(b, K, p)`, or None.
+        compile_seconds: Time spent compiling the evaluator.
+        run_seconds: Time spent evaluating, compilation excluded.
+    """
+
+    loss: np.ndarray
+    steady: np.ndarray | None
+    compile_seconds: float
+    run_seconds: float
+
+
+def _stack(*trees: Params) -> Params:
+    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *trees)
+
+
+def line_subspace(theta_a: Params, theta_b: Params) -> Affine:
+    """Return the line θ(s) = s·θ_a + (1 - s)·θ_b (θ_b at s = 0, θ_a at s = 1)."""
+    direction = jax.tree_util.tree_map(jnp.subtract, theta_a, theta_b)
+    return Affine(origin=theta_b, directions=_stack(direction))
+
+
+def plane_subspace(theta_o: Params, theta_a: Params, theta_b: Params) -> Affine:
+    """Return the plane θ(s₁, s₂) = θ_o + s₁(θ_a - θ_o) + s₂(θ_b - θ_o)."""
+    d_a = jax.tree_util.tree_map(jnp.subtract, theta_a, theta_o)
+    d_b = jax.tree_util.tree_map(jnp.subtract, theta_b, theta_o)
+    return Affine(origin=theta_o, directions=_stack(d_a, d_b))
+
+
+def point(subspace: Affine, coords: Float[Array, " k"]) -> Params:
+    """Return θ(s) = origin + Σ_i s_i·directions[i] for one coordinate vector."""
+    return jax.tree_util.tree_map(
+        lambda o, d: o + jnp.tensordot(coords.astype(d.dtype), d, axes=1),
+        subspace.origin,
+        subspace.directions,
+    )
+
+
+def random_direction(
+    key: Key,
+    params: Params,
+    *,
+    distribution: str = "uniform",
+    filter_normalize: bool = False,
+) -> Params:
+    """Draw a random direction shaped like ``params``.
+
+    Args:
+        key: PRNG key.
+        params: Reference parameters (shapes, dtypes, and the norms used by
+            filter normalisation).
+        distribution: ``"uniform"`` on [0, 1), as the authors' script
+            (``torch.rand``), or ``"gaussian"`` (standard normal).
+            (Keyword only.)
+        filter_normalize: Rescale each row of every matrix (a unit's incoming
+            weights, the RNN analogue of a filter) to the norm of the same row
+            of ``params``, and zero the vector and scalar leaves (biases), as in
+            Li et al. (2018), "Visualizing the loss landscape of neural nets".
+            (Keyword only.)
+
+    Returns:
+        A pytree shaped like ``params``.
+
+    Raises:
+        ValueError: If ``distribution`` is unknown.
+    """
+    if distribution not in ("uniform", "gaussian"):
+        raise ValueError(
+            f"distribution must be 'uniform' or 'gaussian', got {distribution!r}"
+        )
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, max(len(leaves), 1))
+    draw = jax.random.uniform if distribution == "uniform" else jax.random.normal
+    out = []
+    for k, leaf in zip(keys, leaves, strict=False):
+        d = draw(k, jnp.shape(leaf), jnp.result_type(leaf))
+        if filter_normalize:
+            if jnp.ndim(leaf) >= 2:
+                norm = lambda a: jnp.linalg.norm(a, axis=-1, keepdims=True)
+                d = d * norm(leaf) / jnp.maximum(norm(d), jnp.finfo(d.dtype).tiny)
+            else:
+                d = jnp.zeros_like(d)
+        out.append(d)
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _mesh(devices: Sequence[Any] | None) -> Mesh:
+    return Mesh(np.array(list(devices or jax.devices())), ("points",))
+
+
+@ft.lru_cache(maxsize=64)
+def _kernel(
+    model: Model,
+    loss_fn: LossFn,
+    burn_in: int,
+    steady_steps: int,
+    mesh: Mesh,
+):
+    """Compile-once evaluator of a chunk of coordinates, sharded over ``mesh``."""
+    points = NamedSharding(mesh, PartitionSpec("points"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def one(coords, subspace, x0, us, ys):
+        outputs = _rollout(model, point(subspace, coords), x0, us).outputs
+        loss = jnp.mean(jax.vmap(loss_fn)(outputs[burn_in:], ys[burn_in:]))
+        return loss, outputs[outputs.shape[0] - steady_steps :]
+
+    batched = jax.vmap(one, in_axes=(0, None, None, None, None))
+    return jax.jit(
+        batched,
+        in_shardings=(points, replicated, replicated, replicated, replicated),
+        out_shardings=(points, points),
+    )
+
+
+def evaluate(
+    model: Model,
+    subspace: Affine,
+    coords: Float[Array, "b k"],
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    *,
+    loss: str | LossFn = "mse",
+    burn_in: int = 0,
+    steady_steps: int = 0,
+    chunk_size: int = 8192,
+    devices: Sequence[Any] | None = None,
+    progress: bool = False,
+) -> Evaluation:
+    """Evaluate V(θ(s)) at many coordinate vectors s, chunked and sharded.
+
+    Args:
+        model: The model.
+        subspace: The `Affine` subspace the coordinates refer to.
+        coords: Coordinates, shape `(b, k)`.
+        x0: Initial state, shape `(n,)`, shared by every point.
+        us: Inputs, shape `(N, m)`, shared by every point.
+        ys: Targets of the cost, shape `(N, p)` (or `(N,)` classes).
+        loss: Per-step loss, as in `rnn_dyn.cost`. (Keyword only.)
+        burn_in: Leading steps left out of V. (Keyword only.)
+        steady_steps: Also return the last K outputs of every point.
+            (Keyword only.)
+        chunk_size: Points per compiled call; bounds memory. Rounded up to a
+            multiple of the device count. (Keyword only.)
+        devices: Devices to shard over; all of ``jax.devices()`` by default.
+            (Keyword only.)
+        progress: Show a progress bar on stderr (only when it is a terminal).
+            (Keyword only.)
+
+    Returns:
+        An `Evaluation`: NumPy arrays ``loss`` `(b,)` and ``steady`` `(b, K, p)`
+        (None when ``steady_steps`` is 0), and the compile and run times.
+
+    Raises:
+        ValueError: If a shape or size does not fit.
+    """
+    origin = subspace.origin
+    loss_fn = check_cost_args(
+        model, origin, x0, us, ys, loss=loss, burn_in=burn_in, last_only=False
+    )
+    n_steps = us.shape[0]
+    check_params(model, point(subspace, jnp.zeros(_num_directions(subspace))))
+    coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] != _num_directions(subspace):
+        raise ValueError(
+            f"coords must have shape (b, {_num_directions(subspace)}), "
+            f"got {coords.shape}"
+        )
+    if not 0 <= steady_steps <= n_steps:
+        raise ValueError(f"steady_steps must be in [0, {n_steps}], got {steady_steps}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    mesh = _mesh(devices)
+    n_dev = mesh.devices.size
+    total = coords.shape[0]
+    chunk = -(-min(chunk_size, max(total, 1)) // n_dev) * n_dev
+    kernel = _kernel(model, loss_fn, burn_in, steady_steps, mesh)
+    dtype = ravel_pytree(origin)[0].dtype
+    losses = np.empty((total,), dtype)
+    steady = (
+        np.empty((total, steady_steps, model.output_size), dtype)
+        if steady_steps
+        else None
+    )
+    coords = coords.astype(dtype)
+    start_time = time.perf_counter()
+    example = np.zeros((chunk, coords.shape[1]), dtype)
+    compiled = kernel.lower(example, subspace, x0, us, ys).compile()
+    compile_seconds = time.perf_counter() - start_time
+    start_time = time.perf_counter()
+    bar = _progress_bar(total, progress)
+    try:
+        for start in range(0, total, chunk):
+            block = coords[start : start + chunk]
+            n_valid = block.shape[0]
+            if n_valid < chunk:  # pad with copies of the last point; dropped below
+                pad = np.repeat(block[-1:], chunk - n_valid, axis=0)
+                block = np.concatenate([block, pad])
+            chunk_loss, chunk_steady = compiled(block, subspace, x0, us, ys)
+            losses[start : start + n_valid] = _gather(chunk_loss)[:n_valid]
+            if steady is not None:
+                steady[start : start + n_valid] = _gather(chunk_steady)[:n_valid]
+            if bar is not None:
+                bar.update(n_valid)
+    finally:
+        if bar is not None:
+            bar.close()
+    run_seconds = time.perf_counter() - start_time
+    return Evaluation(losses, steady, compile_seconds, run_seconds)
+
+
+def _num_directions(subspace: Affine) -> int:
+    return int(jax.tree_util.tree_leaves(subspace.directions)[0].shape[0])
+
+
+def _gather(x: jax.Array) -> np.ndarray:
+    """Bring a sharded result to this host (every host, when there are several)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="pt", file=sys.stderr, leave=False)
+
+
+def line(
+    model: Model,
+    theta_a: Params,
+    theta_b: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    s: Float[Array, " n"],
+    **kwargs: Any,
+) -> Landscape:
+    """Evaluate V on the line θ(s) = s·θ_a + (1 - s)·θ_b.
+
+    Args:
+        model: The model.
+        theta_a: θ at s = 1.
+        theta_b: θ at s = 0 (zeros for the paper's line s·θ_true).
+        x0: Initial state, shape `(n,)`.
+        us: Inputs, shape `(N, m)`.
+        ys: Targets, shape `(N, p)`.
+        s: Coordinates, shape `(n,)`.
+        **kwargs: Keyword options of `evaluate` (loss, burn_in, steady_steps,
+            chunk_size, devices, progress).
+
+    Returns:
+        A `Landscape` with ``loss`` of shape `(n,)`.
+    """
+    subspace = line_subspace(theta_a, theta_b)
+    s = np.asarray(s)
+    ev = evaluate(model, subspace, s[:, None], x0, us, ys, **kwargs)
+    return Landscape((s,), ev.loss, ev.steady, subspace, *ev[2:])
+
+
+def grid_2d(
+    model: Model,
+    theta_o: Params,
+    theta_a: Params,
+    theta_b: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    s1: Float[Array, " n1"],
+    s2: Float[Array, " n2"],
+    **kwargs: Any,
+) -> Landscape:
+    """Evaluate V on the grid θ(s₁, s₂) = θ_o + s₁(θ_a - θ_o) + s₂(θ_b - θ_o).
+
+    Args:
+        model: The model.
+        theta_o: θ at (0, 0) (zeros for the paper's plane).
+        theta_a: θ at (1, 0) (θ_true in the paper).
+        theta_b: θ at (0, 1) (θ_random in the paper).
+        x0: Initial state, shape `(n,)`.
+        us: Inputs, shape `(N, m)`.
+        ys: Targets, shape `(N, p)`.
+        s1: First coordinates, shape `(n1,)`.
+        s2: Second coordinates, shape `(n2,)`.
+        **kwargs: Keyword options of `evaluate`.
+
+    Returns:
+        A `Landscape` with ``loss`` of shape `(n1, n2)` (``loss[i, j]`` at
+        ``(s1[i], s2[j])``).
+    """
+    subspace = plane_subspace(theta_o, theta_a, theta_b)
+    s1, s2 = np.asarray(s1), np.asarray(s2)
+    mesh = np.stack(np.meshgrid(s1, s2, indexing="ij"), axis=-1).reshape(-1, 2)
+    ev = evaluate(model, subspace, mesh, x0, us, ys, **kwargs)
+    shape = (s1.size, s2.size)
+    steady = (
+        None
+        if ev.steady is None
+        else ev.steady.reshape(*shape, -1, ev.steady.shape[-1])
+    )
+    return Landscape((s1, s2), ev.loss.reshape(shape), steady, subspace, *ev[2:])
+
+
+def coordinates(
+    low: float, high: float, num: int, *, exact: Sequence[float] = ()
+) -> np.ndarray:
+    """Return ``num`` evenly spaced values in [low, high] plus the ``exact`` ones.
+
+    The exact values (for instance s = 1, where θ(s) = θ_true) are inserted
+    as they are, so the grid passes through them; the result is sorted and
+    free of duplicates.
+    """
+    grid = np.linspace(low, high, num)
+    return np.unique(np.concatenate([grid, np.asarray(exact, float)]))
+
+
+def local_minima(loss: np.ndarray) -> int:
+    """Count the strict interior local minima of a loss sampled along a line.
+
+    Points next to a non-finite value are not counted.
+    """
+    loss = np.asarray(loss, float)
+    mid, left, right = loss[1:-1], loss[:-2], loss[2:]
+    ok = np.isfinite(mid) & np.isfinite(left) & np.isfinite(right)
+    return int(np.sum(ok & (mid < left) & (mid < right)))
