@@ -26,6 +26,11 @@ touching ``rnn_dyn``; all check their gradient against ``reverse``.
                       the last step (``rd.cost`` evaluates ``g``, which for the
                       cells re-runs ``f``, at every step even with last_only);
 - ``reverse_unroll``  ``reverse_lastg`` with ``lax.scan(..., unroll=8)``;
+- ``reverse_remat``   the library's scan step (f and g) wrapped in
+                      ``jax.checkpoint``: the forward pass stores only x_t and
+                      the backward pass recomputes the gates;
+- ``reverse_best``    ``reverse_lastg`` + ``jax.checkpoint`` on the step + batch
+                      summed inside AD (``reverse_sum``);
 - ``reverse_hoist``   a hand-written LSTM laid out like PyTorch's: input
                       projection for all t as one matmul before the scan,
                       ``(h, c)`` carry, readout once, batch summed inside AD.
@@ -50,7 +55,14 @@ import numpy as np
 BENCH = "sensitivities"
 INPUT, HIDDEN, OUTPUT = 6, 50, 4
 DEFAULT_METHODS = ("reverse", "forward_s1", "jacfwd", "jvp", "simulate", "torch")
-EXTRA_METHODS = ("reverse_sum", "reverse_lastg", "reverse_unroll", "reverse_hoist")
+EXTRA_METHODS = (
+    "reverse_sum",
+    "reverse_lastg",
+    "reverse_unroll",
+    "reverse_remat",
+    "reverse_best",
+    "reverse_hoist",
+)
 GRAD_RTOL = {"float32": 1e-4, "float64": 1e-9}
 # The targets of the issue: (numerator, denominator, max ratio, cases or None=all).
 TARGETS = (
@@ -329,17 +341,39 @@ def _methods(model: Any, loss: dict[str, Any]) -> dict[str, Any]:
         "reverse_sum": grad_of_mean(lib_cost),
         "reverse_lastg": per_example(jax.grad(_last_output_cost(model))),
         "reverse_unroll": per_example(jax.grad(_last_output_cost(model, unroll=8))),
+        "reverse_remat": per_example(jax.grad(_remat_cost(model, loss))),
+        "reverse_best": grad_of_mean(_last_output_cost(model, remat=True)),
         "reverse_hoist": grad_of_mean(_hoisted_cost()),
     }
 
 
-def _last_output_cost(model: Any, *, unroll: int = 1) -> Any:
+def _remat_cost(model: Any, loss: dict[str, Any]) -> Any:
+    """``rd.cost`` with its scan step (``_rollout``'s) under ``jax.checkpoint``."""
+    import jax
+
+    import rnn_dyn as rd
+
+    assert loss == {"loss": "cross_entropy", "last_only": True}
+
+    def cost(p, x0, us, ys):
+        def step(x, u):
+            return model.f(p, x, u), (x, model.g(p, x, u))
+
+        step = jax.checkpoint(step, prevent_cse=False)
+        _, (_, outputs) = jax.lax.scan(step, x0, us)
+        return rd.cross_entropy(outputs[-1], ys)
+
+    return cost
+
+
+def _last_output_cost(model: Any, *, unroll: int = 1, remat: bool = False) -> Any:
     """``rd.cost(..., loss="cross_entropy", last_only=True)`` evaluating g once.
 
     The library's ``cost`` scans ``_rollout``, which evaluates ``g`` at every
     step, and the cells' ``g`` re-evaluates ``f``; with ``last_only`` only the
     last output is used. Here the scan runs ``f`` alone and ``g`` is applied to
-    ``(x_{N-1}, u_{N-1})`` at the end. Same value, same gradient.
+    ``(x_{N-1}, u_{N-1})`` at the end. Same value, same gradient. ``remat``
+    wraps the step in ``jax.checkpoint``.
     """
     import jax
 
@@ -349,6 +383,8 @@ def _last_output_cost(model: Any, *, unroll: int = 1) -> Any:
         def step(x, u):
             return model.f(p, x, u), None
 
+        if remat:
+            step = jax.checkpoint(step, prevent_cse=False)
         x_last, _ = jax.lax.scan(step, x0, us[:-1], unroll=unroll)
         return rd.cross_entropy(model.g(p, x_last, us[-1]), ys)
 

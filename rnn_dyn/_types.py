@@ -10,6 +10,6 @@ Output = Float[Array, " p"]
 States = Float[Array, "t n"]
 Inputs = Float[Array, "t m"]
 Outputs = Float[Array, "t p"]
-Targets = Float[Array, "*t p"] | Int[Array, "*t"]  # no time axis when last_only
+Targets = Float[Array, "*time p"] | Int[Array, "*time"]  # no time axis when last_only
 Params = Any  # a pytree of arrays; each model documents its own NamedTuple
 Key = PRNGKeyArray

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._losses import LossFn
 from ._simulate import _rollout, check_cost_args
@@ -181,7 +181,17 @@ def _kernel(
 
     def one(coords, subspace, x0, us, ys):
         outputs = _rollout(model, point(subspace, coords), x0, us).outputs
-        loss = jnp.mean(jax.vmap(loss_fn)(outputs[burn_in:], ys[burn_in:]))
+
+        # The cost is summed step by step by a scan, in time order, rather than
+        # by a reduction: XLA may vectorise a reduction differently for each
+        # chunk size, and this keeps every point's value bit-for-bit the same
+        # however the grid is chunked or sharded.
+        def accumulate(total, pair):
+            return total + loss_fn(*pair), None
+
+        zero = jnp.zeros((), outputs.dtype)
+        total, _ = jax.lax.scan(accumulate, zero, (outputs[burn_in:], ys[burn_in:]))
+        loss = total / (outputs.shape[0] - burn_in)
         return loss, outputs[outputs.shape[0] - steady_steps :]
 
     batched = jax.vmap(one, in_axes=(0, None, None, None, None))
@@ -195,7 +205,7 @@ def _kernel(
 def evaluate(
     model: Model,
     subspace: Affine,
-    coords: Float[Array, "b k"],
+    coords: Float[ArrayLike, "b k"],
     x0: State,
     us: Inputs,
     ys: Targets,
@@ -317,7 +327,7 @@ def line(
     x0: State,
     us: Inputs,
     ys: Targets,
-    s: Float[Array, " n"],
+    s: Float[ArrayLike, " num"],
     **kwargs: Any,
 ) -> Landscape:
     """Evaluate V on the line θ(s) = s·θ_a + (1 - s)·θ_b.
@@ -329,7 +339,7 @@ def line(
         x0: Initial state, shape `(n,)`.
         us: Inputs, shape `(N, m)`.
         ys: Targets, shape `(N, p)`.
-        s: Coordinates, shape `(n,)`.
+        s: Coordinates, shape `(num,)`.
         **kwargs: Keyword options of `evaluate` (loss, burn_in, steady_steps,
             chunk_size, devices, progress).
 
@@ -350,8 +360,8 @@ def grid_2d(
     x0: State,
     us: Inputs,
     ys: Targets,
-    s1: Float[Array, " n1"],
-    s2: Float[Array, " n2"],
+    s1: Float[ArrayLike, " n1"],
+    s2: Float[ArrayLike, " n2"],
     **kwargs: Any,
 ) -> Landscape:
     """Evaluate V on the grid θ(s₁, s₂) = θ_o + s₁(θ_a - θ_o) + s₂(θ_b - θ_o).
