@@ -134,3 +134,119 @@ def test_module_and_script_entry_points_agree():
     if script.exists():
         out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and out.stdout == result.stdout
+
+
+LANDSCAPE_FILES = {
+    "attractor.png",
+    "line.png",
+    "plane.png",
+    "landscape.npz",
+    "summary.json",
+}
+
+
+def test_chaotic_lstm_small_run_writes_every_file(tmp_path):
+    out = tmp_path / "cl"
+    result = run_cli(
+        "chaotic-lstm",
+        "--line",
+        "60",
+        "--grid",
+        "12,9",
+        "--out",
+        str(out),
+        "--json",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["variant"] == "authors" and summary["loss_at_true"] == 0.0
+    assert summary["loss_at_true_plane"] == 0.0
+    assert summary["line"]["n"] == 61 and summary["line"]["s_min"] == 0.5
+    assert summary["grid"]["shape"] == [13, 9]  # plus the exact s1 = 1 and s2 = 0
+    assert {"compile", "line", "grid"} <= set(summary["seconds"])
+    assert summary["points_per_second"] > 0 and summary["devices"]
+    assert {p.name for p in out.iterdir()} == LANDSCAPE_FILES
+    data = np.load(out / "landscape.npz")
+    assert data["line_loss"].shape == (61,) and data["grid_loss"].shape == (13, 9)
+    assert data["line_steady"].shape == (61, 100, 2)
+    assert data["plane_directions"].shape == (2, 16)
+    # The saved direction is θ_true itself (θ_o = 0), as the paper's plane.
+    np.testing.assert_allclose(data["plane_directions"][0], data["theta"])
+    assert json.loads((out / "summary.json").read_text())["line"] == summary["line"]
+    assert summary["line"]["local_minima"] == rd.landscape.local_minima(
+        data["line_loss"]
+    )
+
+
+def test_landscape_with_saved_params_and_overflow(tmp_path):
+    from rnn_dyn._io import save_params
+
+    model = rd.models.logistic(3.9)
+    import jax
+
+    save_params(tmp_path / "p.npz", model.init(jax.random.key(0)))
+    out = tmp_path / "ls"
+    result = run_cli(
+        "landscape",
+        "--model",
+        "logistic",
+        "--params",
+        str(tmp_path / "p.npz"),
+        "--s-range",
+        "0.5,1.5",
+        "--line",
+        "40",
+        "--grid",
+        "8",
+        "--seq-len",
+        "50",
+        "--burn-in",
+        "10",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    # r = 3.9 s beyond s ≈ 1.026 leaves [0, 1] and diverges: counted, not hidden.
+    assert summary["line"]["nonfinite"] > 0 and summary["grid"]["nonfinite"] > 0
+    assert summary["loss_at_true"] == 0.0
+    assert {p.name for p in out.iterdir()} == LANDSCAPE_FILES
+    data = np.load(out / "landscape.npz")
+    assert summary["line"]["nonfinite"] == int((~np.isfinite(data["line_loss"])).sum())
+    np.testing.assert_allclose(data["theta"], [3.9])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["chaotic-lstm", "--line", "-5"], "--line: expected an integer >= 2"),
+        (["chaotic-lstm", "--grid", "0"], "--grid: expected N or N1,N2"),
+        (["chaotic-lstm", "--grid", "3,4,5"], "--grid: expected N or N1,N2"),
+        (["chaotic-lstm", "--s-range", "2,0.5"], "--s-range: expected LOW,HIGH"),
+        (["chaotic-lstm", "--s2-range", "x"], "--s2-range: expected LOW,HIGH"),
+        (["chaotic-lstm", "--variant", "typo"], "invalid choice: 'typo'"),
+        (["chaotic-lstm", "--seq-len", "50"], "--burn-in must be below --seq-len"),
+        (["landscape", "--model", "transformer"], "invalid choice: 'transformer'"),
+        (["landscape", "--params", "/nonexistent.npz"], "cannot read params file"),
+    ],
+)
+def test_landscape_bad_flags_exit_2_without_files(args, message, capsys, tmp_path):
+    out = tmp_path / "x"
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main([*args, "--out", str(out)]))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_chaotic_lstm_unwritable_out_exits_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli(
+        "chaotic-lstm", "--line", "5", "--grid", "3", "--out", str(blocker)
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
