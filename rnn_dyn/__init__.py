@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "models": (".models", None),
     "examples": (".examples", None),
+    "landscape": (".landscape", None),
     "mse": ("._losses", "mse"),
     "bce_with_logits": ("._losses", "bce_with_logits"),
     "cross_entropy": ("._losses", "cross_entropy"),
@@ -46,6 +47,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from . import examples as examples
+    from . import landscape as landscape
     from . import models as models
     from ._losses import bce_with_logits as bce_with_logits
     from ._losses import cross_entropy as cross_entropy
