@@ -335,7 +335,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     from rnn_dyn import landscape as ls
 
     model, theta, x0, us, title = _landscape_problem(args)
-    ys = rd.simulate(model, theta, x0, us).outputs
+    ys = ls.reference_outputs(model, theta, x0, us)
     zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
     options = dict(
         burn_in=args.burn_in, chunk_size=args.chunk_size, progress=not args.quiet

@@ -395,6 +395,33 @@ def grid_2d(
     return Landscape((s1, s2), ev.loss.reshape(shape), steady, subspace, *ev[2:])
 
 
+def reference_outputs(
+    model: Model, theta: Params, x0: State, us: Inputs
+) -> Float[Array, "t p"]:
+    """Simulate θ with the grid evaluator itself and return its outputs `(N, p)`.
+
+    Used as the targets of a landscape, this makes V exactly 0 at the grid
+    point θ(s) = θ: the same compiled arithmetic produces both trajectories.
+    `rnn_dyn.simulate` gives the same numbers up to rounding, but on a chaotic
+    model rounding differences grow like e^{λt}, so a target from another code
+    path gives V(θ) ≈ 1e-35 instead of 0 (or more, on other backends).
+    """
+    zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
+    dtype = ravel_pytree(theta)[0].dtype
+    targets = jnp.zeros((us.shape[0], model.output_size), dtype)
+    ev = evaluate(
+        model,
+        line_subspace(theta, zero),
+        np.ones((1, 1), dtype),
+        x0,
+        us,
+        targets,
+        steady_steps=us.shape[0],
+    )
+    assert ev.steady is not None
+    return jnp.asarray(ev.steady[0])
+
+
 def coordinates(
     low: float, high: float, num: int, *, exact: Sequence[float] = ()
 ) -> np.ndarray:

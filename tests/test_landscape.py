@@ -199,3 +199,15 @@ def test_chunked_unchunked_and_sharded_grids_are_identical():
     for name, (loss, steady) in runs.items():
         np.testing.assert_array_equal(loss, ref_loss, err_msg=name)
         np.testing.assert_array_equal(steady, ref_steady, err_msg=name)
+
+
+def test_reference_outputs_equal_simulate_and_zero_the_loss(getkey):
+    model = rd.models.gru(2, 4, readout=2)
+    theta, x0, us, _ = random_problem(model, getkey(), 15)
+    ys = ls.reference_outputs(model, theta, x0, us)
+    np.testing.assert_allclose(
+        ys, rd.simulate(model, theta, x0, us).outputs, rtol=1e-12
+    )
+    s = np.array([0.5, 1.0, 1.5])
+    line = ls.line(model, theta, _zeros(theta), x0, us, ys, s, chunk_size=2)
+    assert line.loss[1] == 0.0 and np.all(line.loss[[0, 2]] > 0)
