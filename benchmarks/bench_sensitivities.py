@@ -95,8 +95,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--max-seconds",
         type=float,
         default=None,
-        help="skip a case whose estimated first call plus one repeat exceeds "
-        "this, and cap the repeats to it (default 120; 5 with --quick)",
+        help="per-case time budget: skip a case whose estimated first call plus "
+        "one repeat exceeds it, and cut the repeats to fit it (default 120; 5 "
+        "with --quick)",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--torch-worker", default=None, help=argparse.SUPPRESS)
@@ -121,7 +122,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _rss_now() -> int | None:
-    """Return the current and peak RSS from /proc/self/status (bytes), or None."""
+    """Return the current RSS from /proc/self/status in bytes, or None."""
     try:
         with open("/proc/self/status") as fh:
             fields = dict(line.split(":", 1) for line in fh if ":" in line)
@@ -141,6 +142,7 @@ def _rss_peak_reset() -> bool:
 
 
 def _rss_peak() -> int:
+    """Return the peak RSS (VmHWM) in bytes; ru_maxrss where /proc is missing."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
