@@ -177,6 +177,18 @@ def _add_landscape_options(p: argparse.ArgumentParser) -> None:
 
 
 def _setup_jax(args: argparse.Namespace) -> None:
+    """Configure JAX before its first import: float64 and host devices.
+
+    On CPU, XLA runs one device per process on few threads; one host device
+    per core lets the sharded grid evaluator use every core. The flag only
+    shapes the CPU platform, so on a GPU or TPU machine nothing changes.
+    """
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
+        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
     import jax
 
     if args.x64:
