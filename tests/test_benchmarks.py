@@ -19,6 +19,13 @@ EXPECTED_METHODS = {
         "simulate",
         "torch",
     },
+    "bench_landscape.py": {
+        "jax",
+        "torch_loop",
+        "torch_batched",
+        "bound",
+        "memory_1000x1000",
+    },
 }
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
