@@ -295,7 +295,7 @@ def _landscape_problem(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, st
     import rnn_dyn as rd
     from rnn_dyn._io import load_params
     from rnn_dyn.examples import chaotic_lstm
-    from rnn_dyn.models._base import param_shapes
+    from rnn_dyn.models._base import param_shapes, params_dtype
 
     if args.model == "chaotic-lstm":
         model, theta, x0 = chaotic_lstm(args.variant)
@@ -313,20 +313,13 @@ def _landscape_problem(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, st
         theta = model.init(jax.random.key(args.seed))
         title = args.model
         if args.params:
-            theta = load_params(args.params, param_shapes(model, theta_dtype(theta)))
+            theta = load_params(args.params, param_shapes(model, params_dtype(theta)))
             theta = jax.tree_util.tree_map(jnp.asarray, theta)
             title += f" ({args.params})"
         x0 = model.initial_state(theta)
     key = jax.random.fold_in(jax.random.key(args.seed), 1)
     us = jax.random.normal(key, (args.seq_len, model.input_size), x0.dtype)
     return model, theta, x0, us, title
-
-
-def theta_dtype(params: Any) -> Any:
-    """Return the float dtype of a params pytree."""
-    from rnn_dyn.models._base import params_dtype
-
-    return params_dtype(params)
 
 
 def cmd_landscape(args: argparse.Namespace) -> int:
