@@ -409,11 +409,14 @@ def reference_outputs(
 ) -> Float[Array, "t p"]:
     """Simulate θ with the grid evaluator itself and return its outputs `(N, p)`.
 
-    Used as the targets of a landscape, this makes V exactly 0 at the grid
-    point θ(s) = θ: the same compiled arithmetic produces both trajectories.
-    `rnn_dyn.simulate` gives the same numbers up to rounding, but on a chaotic
-    model rounding differences grow like e^{λt}, so a target from another code
-    path gives V(θ) ≈ 1e-35 instead of 0 (or more, on other backends).
+    Used as the targets of a landscape, this takes the same compiled
+    arithmetic as the grid, so V at the grid point θ(s) = θ is 0 or at rounding
+    level. On a chaotic model rounding differences grow like e^{λt}: targets
+    from `rnn_dyn.simulate` (another compiled program) give the chaotic LSTM
+    V(θ_true) ≈ 1e-35 after 200 steps, while these give exactly 0 there (tested).
+    For models whose evaluator is compiled differently for different chunk
+    sizes or options (float32 matrix products, say), V(θ) is at rounding level,
+    about 1e-16, rather than exactly 0.
     """
     zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
     dtype = ravel_pytree(theta)[0].dtype
