@@ -14,6 +14,12 @@ _EXPORTS = {
     "models": (".models", None),
     "examples": (".examples", None),
     "landscape": (".landscape", None),
+    "lipschitz": (".lipschitz", None),
+    "power_iteration": ("._lipschitz", "power_iteration"),
+    "PowerIterationResult": ("._lipschitz", "PowerIterationResult"),
+    "jacobian_norms": ("._lipschitz", "jacobian_norms"),
+    "JacobianNorms": ("._lipschitz", "JacobianNorms"),
+    "trajectory_lipschitz": ("._lipschitz", "trajectory_lipschitz"),
     "mse": ("._losses", "mse"),
     "bce_with_logits": ("._losses", "bce_with_logits"),
     "cross_entropy": ("._losses", "cross_entropy"),
@@ -48,7 +54,13 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from . import examples as examples
     from . import landscape as landscape
+    from . import lipschitz as lipschitz
     from . import models as models
+    from ._lipschitz import JacobianNorms as JacobianNorms
+    from ._lipschitz import PowerIterationResult as PowerIterationResult
+    from ._lipschitz import jacobian_norms as jacobian_norms
+    from ._lipschitz import power_iteration as power_iteration
+    from ._lipschitz import trajectory_lipschitz as trajectory_lipschitz
     from ._losses import bce_with_logits as bce_with_logits
     from ._losses import cross_entropy as cross_entropy
     from ._losses import mse as mse

@@ -1,0 +1,234 @@
+r"""Lipschitz constants by power iteration on Jacobians, never forming them.
+
+`power_iteration` estimates the largest singular value σ₁ of a linear map J
+given only as a Jacobian-vector product (v ↦ Jv) and a vector-Jacobian product
+(w ↦ Jᵀw), iterating v ← JᵀJv/‖JᵀJv‖, so JᵀJ is never built. The estimates
+below are maxima of σ₁ over points the caller chooses (a trajectory, an
+attractor, samples in a box): a maximum over samples is a *lower bound* on the
+supremum that defines a Lipschitz constant, never an upper bound.
+"""
+
+from __future__ import annotations
+
+import functools as ft
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float
+
+from ._simulate import _rollout
+from ._types import Inputs, Params, State
+from ._validate import check_params, check_trajectory_args
+from .models._base import Model
+
+
+class PowerIterationResult(NamedTuple):
+    """Result of `power_iteration`.
+
+    Attributes:
+        sigma: Estimate of the largest singular value σ₁ (the spectral norm).
+        u: Left singular vector, J v / σ₁, shaped like the output of J.
+        v: Right singular vector (unit norm), shaped like the input of J.
+        history: σ estimate after each iteration, shape `(num_iters,)`; NaN
+            after an early stop on ``tol``.
+        iterations: Number of iterations made.
+    """
+
+    sigma: Float[Array, ""]
+    u: Any
+    v: Any
+    history: Float[Array, " k"]
+    iterations: Array
+
+
+def power_iteration(
+    jvp_fn: Callable[[Any], Any],
+    vjp_fn: Callable[[Any], Any],
+    v0: Any,
+    *,
+    num_iters: int = 100,
+    tol: float | None = None,
+) -> PowerIterationResult:
+    r"""Estimate the spectral norm ‖J‖₂ of a linear map from its jvp and vjp.
+
+    Iterates v ← JᵀJv / ‖JᵀJv‖ and reports σ = ‖Jv‖; the error shrinks like
+    (σ₂/σ₁)^{2k}. Inputs and outputs may be any pytrees. Jit-able: the loop is
+    a `lax.while_loop` with a static bound.
+
+    Args:
+        jvp_fn: v ↦ J v.
+        vjp_fn: w ↦ Jᵀ w.
+        v0: Starting vector (any pytree, not orthogonal to the top singular
+            vector; a random one is safe).
+        num_iters: Maximum number of iterations. (Keyword only.)
+        tol: Stop when successive estimates differ by at most ``tol``·σ.
+            Defaults to None: always ``num_iters`` iterations. (Keyword only.)
+
+    Returns:
+        A `PowerIterationResult`.
+    """
+    flat0, unravel_in = ravel_pytree(v0)
+    w0 = jvp_fn(v0)
+    _, unravel_out = ravel_pytree(w0)
+    matvec = lambda v: ravel_pytree(jvp_fn(unravel_in(v)))[0]
+    rmatvec = lambda w: ravel_pytree(vjp_fn(unravel_out(w)))[0]
+    tiny = jnp.finfo(flat0.dtype).tiny
+    v = flat0 / jnp.maximum(jnp.linalg.norm(flat0), tiny)
+    history = jnp.full((num_iters,), jnp.nan, flat0.dtype)
+    tolerance = -1.0 if tol is None else tol
+
+    def cond(state):
+        k, _, sigma, prev, _ = state
+        converged = jnp.abs(sigma - prev) <= tolerance * sigma
+        return (k < num_iters) & ~converged
+
+    def body(state):
+        k, v, sigma, _, history = state
+        z = rmatvec(matvec(v))
+        v_new = z / jnp.maximum(jnp.linalg.norm(z), tiny)
+        sigma_new = jnp.linalg.norm(matvec(v_new))
+        return k + 1, v_new, sigma_new, sigma, history.at[k].set(sigma_new)
+
+    init = (
+        jnp.array(0),
+        v,
+        jnp.linalg.norm(matvec(v)),
+        jnp.array(jnp.inf, v.dtype),
+        history,
+    )
+    k, v, sigma, _, history = jax.lax.while_loop(cond, body, init)
+    w = matvec(v)
+    u = w / jnp.maximum(sigma, tiny)
+    return PowerIterationResult(sigma, unravel_out(u), unravel_in(v), history, k)
+
+
+class JacobianNorms(NamedTuple):
+    """Spectral norms of the step Jacobians at each sampled point.
+
+    Attributes:
+        f_joint: ‖[A_t B_t]‖₂, f's Jacobian in (x, θ) jointly, shape `(b,)`.
+        f_state: ‖A_t‖₂, the state Jacobian that decides the regime, `(b,)`.
+        g_joint: ‖[C_t F_t]‖₂, shape `(b,)`.
+    """
+
+    f_joint: Float[Array, " b"]
+    f_state: Float[Array, " b"]
+    g_joint: Float[Array, " b"]
+
+    def max(self) -> JacobianNorms:
+        """Return the maxima over the points: lower bounds on L_f, ‖A‖ and L_g."""
+        return JacobianNorms(*(jnp.max(a) for a in self))
+
+
+def _joint_norm(fn, primals, key, num_iters):
+    """‖∂fn/∂primals‖₂ at ``primals`` (a tuple of pytrees), matrix-free."""
+    _, vjp = jax.vjp(fn, *primals)
+    v0 = jax.tree_util.tree_map(
+        lambda a: jax.random.normal(key, jnp.shape(a), jnp.result_type(a)), primals
+    )
+    return power_iteration(
+        lambda v: jax.jvp(fn, primals, v)[1], vjp, v0, num_iters=num_iters
+    ).sigma
+
+
+def jacobian_norms(
+    model: Model,
+    params: Params,
+    xs: Float[Array, "b n"],
+    us: Float[Array, "b m"],
+    *,
+    key: Any,
+    num_iters: int = 50,
+) -> JacobianNorms:
+    r"""Return ‖[A B]‖₂, ‖A‖₂ and ‖[C F]‖₂ at each point (x_i, u_i), matrix-free.
+
+    The maxima over the points (`JacobianNorms.max`) estimate L_f, the
+    regime-deciding ‖A‖ and L_g of Theorem 1 from below: a maximum over
+    samples is a lower bound on the supremum over Ω.
+
+    Args:
+        model: The model.
+        params: Parameters of ``model``.
+        xs: States at which to evaluate, shape `(b, n)` (a trajectory, an
+            attractor after burn-in, or samples in a box).
+        us: The matching inputs, shape `(b, m)`.
+        key: PRNG key for the starting vectors. (Keyword only.)
+        num_iters: Power iterations per norm. (Keyword only.)
+
+    Returns:
+        A `JacobianNorms` of per-point norms, each of shape `(b,)`.
+    """
+    check_params(model, params)
+    return _jacobian_norms(model, params, xs, us, key, num_iters)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 5))
+def _jacobian_norms(model, params, xs, us, key, num_iters):
+    def one(x, u, k):
+        k1, k2, k3 = jax.random.split(k, 3)
+        f_joint = _joint_norm(lambda x, p: model.f(p, x, u), (x, params), k1, num_iters)
+        f_state = _joint_norm(lambda x: model.f(params, x, u), (x,), k2, num_iters)
+        g_joint = _joint_norm(lambda x, p: model.g(p, x, u), (x, params), k3, num_iters)
+        return JacobianNorms(f_joint, f_state, g_joint)
+
+    keys = jax.random.split(key, xs.shape[0])
+    return jax.vmap(one)(xs, us, keys)
+
+
+def trajectory_lipschitz(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    *,
+    key: Any,
+    wrt: str = "both",
+    num_iters: int = 100,
+) -> PowerIterationResult:
+    r"""Return ‖∂ŷ_{0:N-1}/∂(θ, x0)‖₂, the local Lipschitz constant of the outputs.
+
+    Power iteration through `simulate` with `jax.jvp` and `jax.vjp`: each
+    iteration costs about one forward and one reverse pass, and no Jacobian
+    is formed. It is the local constant at (θ, x0); the supremum over a region
+    is at least as large.
+
+    Args:
+        model: The model.
+        params: Parameters θ.
+        x0: Initial state, shape `(n,)`.
+        us: Inputs, shape `(N, m)`.
+        key: PRNG key for the starting vector. (Keyword only.)
+        wrt: ``"both"`` (θ and x0 jointly, as in (S10)), ``"params"`` or
+            ``"x0"``. (Keyword only.)
+        num_iters: Power iterations. (Keyword only.)
+
+    Returns:
+        A `PowerIterationResult`; ``sigma`` is the constant.
+    """
+    check_trajectory_args(model, params, x0, us)
+    if wrt not in ("both", "params", "x0"):
+        raise ValueError(f"wrt must be 'both', 'params' or 'x0', got {wrt!r}")
+    return _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 5, 6))
+def _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters):
+    if wrt == "both":
+        fn = lambda p, x: _rollout(model, p, x, us).outputs
+        primals = (params, x0)
+    elif wrt == "params":
+        fn = lambda p: _rollout(model, p, x0, us).outputs
+        primals = (params,)
+    else:
+        fn = lambda x: _rollout(model, params, x, us).outputs
+        primals = (x0,)
+    _, vjp = jax.vjp(fn, *primals)
+    v0 = jax.tree_util.tree_map(
+        lambda a: jax.random.normal(key, jnp.shape(a), jnp.result_type(a)), primals
+    )
+    return power_iteration(
+        lambda v: jax.jvp(fn, primals, v)[1], vjp, v0, num_iters=num_iters
+    )

@@ -1,0 +1,151 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import chaotic, random_problem
+from jax.flatten_util import ravel_pytree
+
+import rnn_dyn as rd
+
+
+def _matrix_case(key, shape, rank=None):
+    k1, k2 = jax.random.split(key)
+    if rank is None:
+        return jax.random.normal(k1, shape)
+    return jax.random.normal(k1, (shape[0], rank)) @ jax.random.normal(
+        k2, (rank, shape[1])
+    )
+
+
+@pytest.mark.parametrize(
+    "shape, rank", [((5, 8), None), ((9, 3), None), ((6, 7), 2), ((4, 4), 1)]
+)
+@pytest.mark.parametrize("transform", [lambda f: f, jax.jit], ids=["plain", "jit"])
+def test_power_iteration_equals_dense_spectral_norm(shape, rank, transform, getkey):
+    J = _matrix_case(getkey(), shape, rank)
+    v0 = jax.random.normal(getkey(), (shape[1],))
+    run = transform(
+        lambda J, v0: rd.power_iteration(
+            lambda v: J @ v, lambda w: J.T @ w, v0, num_iters=500
+        )
+    )
+    result = run(J, v0)
+    np.testing.assert_allclose(
+        result.sigma, np.linalg.norm(np.asarray(J), 2), rtol=1e-8
+    )
+    # The singular vectors satisfy J v = σ u and Jᵀ u = σ v.
+    np.testing.assert_allclose(
+        J @ result.v, result.sigma * result.u, rtol=1e-8, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        J.T @ result.u, result.sigma * result.v, rtol=1e-6, atol=1e-8
+    )
+    assert result.history.shape == (500,) and int(result.iterations) == 500
+
+
+def test_power_iteration_tolerance_stops_early_and_pytrees_work(getkey):
+    J = _matrix_case(getkey(), (6, 5))
+    # Input as a pytree (dict of two blocks), output as a tuple.
+    jvp = lambda v: (
+        J[:3] @ jnp.concatenate([v["a"], v["b"]]),
+        J[3:] @ jnp.concatenate([v["a"], v["b"]]),
+    )
+    vjp = lambda w: {
+        "a": (J.T @ jnp.concatenate(w))[:2],
+        "b": (J.T @ jnp.concatenate(w))[2:],
+    }
+    v0 = {"a": jnp.ones(2), "b": jnp.ones(3)}
+    result = rd.power_iteration(jvp, vjp, v0, num_iters=1000, tol=1e-12)
+    assert int(result.iterations) < 1000
+    assert np.isnan(result.history[-1]) and np.isfinite(result.history[0])
+    np.testing.assert_allclose(
+        result.sigma, np.linalg.norm(np.asarray(J), 2), rtol=1e-8
+    )
+
+
+def test_power_iteration_on_dense_jacfwd_of_an_lstm_step(getkey):
+    model = rd.models.lstm(3, 4, readout=2)
+    params, x0, us, _ = random_problem(model, getkey(), 1)
+    f = lambda x: model.f(params, x, us[0])
+    A = jax.jacfwd(f)(x0)
+    _, vjp = jax.vjp(f, x0)
+    result = rd.power_iteration(
+        lambda v: jax.jvp(f, (x0,), (v,))[1],
+        lambda w: vjp(w)[0],
+        jnp.ones(8),
+        num_iters=500,
+    )
+    np.testing.assert_allclose(
+        result.sigma, np.linalg.norm(np.asarray(A), 2), rtol=1e-8
+    )
+
+
+def test_jacobian_norms_on_linear_model_equal_closed_form(getkey):
+    model = rd.models.linear(3, 2, 2)
+    params = model.init(getkey())
+    xs = jax.random.normal(getkey(), (4, 3))
+    us = jax.random.normal(getkey(), (4, 2))
+    norms = rd.jacobian_norms(model, params, xs, us, key=getkey(), num_iters=300)
+    a, b, c, d = (np.asarray(m) for m in params)
+    for i in range(4):
+        x, u = np.asarray(xs[i]), np.asarray(us[i])
+        # θ = [vec a, vec b, vec c, vec d] row-major: ∂(a x + b u)/∂vec(a) = I ⊗ xᵀ
+        B = np.hstack(
+            [
+                np.kron(np.eye(3), x),
+                np.kron(np.eye(3), u),
+                np.zeros((3, 6)),
+                np.zeros((3, 4)),
+            ]
+        )
+        F = np.hstack(
+            [
+                np.zeros((2, 9)),
+                np.zeros((2, 6)),
+                np.kron(np.eye(2), x),
+                np.kron(np.eye(2), u),
+            ]
+        )
+        np.testing.assert_allclose(
+            norms.f_joint[i], np.linalg.norm(np.hstack([a, B]), 2), rtol=1e-8
+        )
+        np.testing.assert_allclose(norms.f_state[i], np.linalg.norm(a, 2), rtol=1e-8)
+        np.testing.assert_allclose(
+            norms.g_joint[i], np.linalg.norm(np.hstack([c, F]), 2), rtol=1e-8
+        )
+    assert norms.max().f_state == jnp.max(norms.f_state)
+
+
+def test_trajectory_lipschitz_wrt_x0_on_linear_model_is_observability_norm(getkey):
+    model = rd.models.linear(3, 2, 2)
+    params, x0, us, _ = random_problem(model, getkey(), 10)
+    a, c = np.asarray(params.a), np.asarray(params.c)
+    obs = np.vstack(
+        [c @ np.linalg.matrix_power(a, t) for t in range(10)]
+    )  # ∂ŷ_t/∂x0 = c aᵗ
+    result = rd.trajectory_lipschitz(
+        model, params, x0, us, key=getkey(), wrt="x0", num_iters=500
+    )
+    np.testing.assert_allclose(result.sigma, np.linalg.norm(obs, 2), rtol=1e-8)
+
+
+def test_trajectory_lipschitz_both_equals_dense_jacobian(getkey):
+    model, params, x0 = chaotic()
+    us = jnp.zeros((15, 0))
+    theta, unravel = ravel_pytree(params)
+    fn = lambda z: rd.simulate(model, unravel(z[:16]), z[16:], us).outputs.ravel()
+    dense = jax.jacrev(fn)(jnp.concatenate([theta, x0]))
+    result = rd.trajectory_lipschitz(
+        model, params, x0, us, key=getkey(), num_iters=1000
+    )
+    np.testing.assert_allclose(
+        result.sigma, np.linalg.norm(np.asarray(dense), 2), rtol=1e-8
+    )
+
+
+def test_trajectory_lipschitz_rejects_bad_wrt(getkey):
+    model, params, x0 = chaotic()
+    with pytest.raises(ValueError, match="wrt must be"):
+        rd.trajectory_lipschitz(
+            model, params, x0, jnp.zeros((3, 0)), key=getkey(), wrt="u"
+        )
