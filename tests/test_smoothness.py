@@ -1,0 +1,96 @@
+import math
+
+import numpy as np
+import pytest
+
+from rnn_dyn._smoothness import lemma2_constants, s_curve, theorem1_bounds
+
+
+@pytest.mark.parametrize("lip_f", [0.5, 1.0, 1.3])
+def test_s_curve_equals_its_sum_and_closed_forms(lip_f):
+    t = np.arange(30)
+    direct = np.array(
+        [math.sqrt(sum(lip_f ** (2 * k) for k in range(tt + 1))) for tt in t]
+    )
+    np.testing.assert_allclose(s_curve(lip_f, t), direct, rtol=1e-12)
+    if lip_f == 1.0:
+        np.testing.assert_allclose(s_curve(1.0, t), np.sqrt(t + 1))
+
+
+def _direct(lip_f, lip_g, dlf, dlg, n_max, c, L_y, R):
+    """The supplement's definitions, summed literally."""
+    S = lambda t: math.sqrt(sum(lip_f ** (2 * k) for k in range(t + 1)))
+    M = lambda t: lip_g * S(t) * R
+    T = lambda t: c.k4 * (dlg * M(t) + lip_g**2)
+    P = lambda t, e: (
+        lip_f ** (t - e)
+        * (lip_g * dlf * sum(S(j) for j in range(e, t + 1)) + lip_f * dlg * S(t))
+    )
+    Q = lambda t, e: (
+        lip_f ** (t - e)
+        * (
+            c.k4 * M(t) * lip_g * dlf * sum(S(j) for j in range(e, t + 1))
+            + lip_f * T(t) * S(t)
+        )
+    )
+    LJ = lambda t: sum(P(t, e) for e in range(1, t + 1)) + dlg * S(t)
+    LJy = lambda t: sum(Q(t, e) for e in range(1, t + 1)) + T(t) * S(t)
+    L_V = [
+        lip_g
+        / N
+        * sum((c.k0 + c.k1 * L_y + c.k2 * M(t)) * S(t) for t in range(1, N + 1))
+        for N in range(1, n_max + 1)
+    ]
+    L_Vg = [
+        1 / N * sum(c.k3 * L_y * LJ(t) + LJy(t) for t in range(1, N + 1))
+        for N in range(1, n_max + 1)
+    ]
+    return np.array(L_V), np.array(L_Vg)
+
+
+@pytest.mark.parametrize("lip_f", [0.6, 1.0, 1.2])
+@pytest.mark.parametrize("loss", ["mse", "bce_with_logits"])
+def test_theorem1_bounds_equal_direct_summation(lip_f, loss):
+    c = lemma2_constants(loss, 2)
+    got = theorem1_bounds(
+        lip_f, 0.9, 0.4, 0.3, n_max=12, constants=c, target_bound=1.5, radius=2.0
+    )
+    L_V, L_Vg = _direct(lip_f, 0.9, 0.4, 0.3, 12, c, 1.5, 2.0)
+    np.testing.assert_allclose(got.L_V, L_V, rtol=1e-12)
+    np.testing.assert_allclose(got.L_V_grad, L_Vg, rtol=1e-12)
+
+
+def test_theorem1_bounds_grow_as_the_three_regimes():
+    c = lemma2_constants("mse", 1)
+    kw = dict(constants=c, target_bound=1.0, radius=1.0, n_max=400)
+    contract = theorem1_bounds(0.5, 1.0, 1.0, 1.0, **kw)
+    neutral = theorem1_bounds(1.0, 1.0, 1.0, 1.0, **kw)
+    expand = theorem1_bounds(1.05, 1.0, 1.0, 1.0, **kw)
+    # bounded: converges; polynomial: L_V ~ N (M(t)S(t) ~ t), L'_V ~ N^3
+    assert contract.L_V[-1] / contract.L_V[199] < 1.01
+    np.testing.assert_allclose(
+        np.log(neutral.L_V[-1] / neutral.L_V[199]) / np.log(2), 1.0, atol=0.05
+    )
+    np.testing.assert_allclose(
+        np.log(neutral.L_V_grad[-1] / neutral.L_V_grad[199]) / np.log(2), 3.0, atol=0.1
+    )
+    # exponential: L_V ~ L_f^{2N}/N, L'_V ~ L_f^{3N}/N
+    n = expand.n
+    rate = np.log(n[-1] * expand.L_V[-1] / (n[-101] * expand.L_V[-101])) / 100
+    np.testing.assert_allclose(rate, 2 * np.log(1.05), rtol=0.02)
+    rate_grad = (
+        np.log(n[-1] * expand.L_V_grad[-1] / (n[-101] * expand.L_V_grad[-101])) / 100
+    )
+    np.testing.assert_allclose(rate_grad, 3 * np.log(1.05), rtol=0.02)
+
+
+def test_bce_property_1_as_printed_fails_near_zero():
+    # |l(ŷ) - l(ẑ)| for y = 0 is ≈ ½|ŷ - ẑ| near 0, while K_2·max(|ŷ|,|ẑ|)·|ŷ - ẑ| → 0.
+    softplus = lambda z: math.log1p(math.exp(z))
+    for eps in (1e-2, 1e-4, 1e-6):
+        lhs = abs(softplus(eps) - softplus(-eps))
+        needed_k2 = lhs / (eps * 2 * eps)
+        assert needed_k2 > 0.2 / eps  # grows without bound
+    assert lemma2_constants("bce_with_logits", 4).k0 == 2.0
+    with pytest.raises(ValueError, match="Lemma 2 covers"):
+        lemma2_constants("cross_entropy", 3)
