@@ -176,3 +176,71 @@ def theorem1_bounds(
             L_Jy[i] = Q.sum() + T[tt] * S[tt]
         L_V_grad = np.cumsum(k3 * target_bound * L_J + L_Jy) / t[1:]
     return TheoremOneBounds(t[1:], S, M, L_V, L_V_grad)
+
+
+class Growth(NamedTuple):
+    """How a measured curve grows with N.
+
+    Attributes:
+        kind: ``"bounded"``, ``"polynomial"`` or ``"exponential"``.
+        degree: Fitted exponent d of c·N^d (polynomial), else None.
+        rate: Fitted r of c·e^{rN} in nats per step (exponential), else None.
+    """
+
+    kind: str
+    degree: float | None
+    rate: float | None
+
+
+def classify_growth(
+    n: np.ndarray, values: np.ndarray, *, bounded_tol: float = 0.05
+) -> Growth:
+    r"""Classify a curve over increasing N as bounded, polynomial or exponential.
+
+    Bounded when the second half of the curve grows by less than
+    ``bounded_tol`` (relative) per doubling of N. Otherwise log(values) is
+    fitted by least squares both against N (exponential, rate r) and against
+    log N (polynomial, degree d), and the better fit wins. A curve that
+    overflows to inf or NaN at the end is exponential (its rate is fitted on
+    the finite part).
+
+    Args:
+        n: Sequence lengths, increasing, shape `(k,)`, k ≥ 3.
+        values: Positive measurements, shape `(k,)`.
+        bounded_tol: Relative growth per doubling below which the curve is
+            bounded. (Keyword only.)
+
+    Returns:
+        A `Growth`.
+
+    Raises:
+        ValueError: With fewer than three points or non-increasing N.
+    """
+    n = np.asarray(n, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if n.size < 3 or n.shape != values.shape or np.any(np.diff(n) <= 0):
+        raise ValueError(
+            "classify_growth needs at least 3 increasing N and matching values"
+        )
+    finite = np.isfinite(values) & (values > 0)
+    overflow = not finite[-1]
+    n, values = n[finite], values[finite]
+    if n.size < 2:
+        return Growth("exponential", None, None)
+    log_v = np.log(values)
+    half = n >= n[-1] / 2
+    if not overflow and half.sum() >= 2:
+        doublings = np.log2(n[half][-1] / n[half][0])
+        growth = (values[half][-1] / values[half][0]) ** (1 / max(doublings, 1e-12)) - 1
+        if growth < bounded_tol:
+            return Growth("bounded", None, None)
+
+    def fit(x: np.ndarray) -> tuple[float, float]:
+        slope, intercept = np.polyfit(x, log_v, 1)
+        return float(slope), float(np.sum((log_v - (slope * x + intercept)) ** 2))
+
+    rate, res_exp = fit(n)
+    degree, res_poly = fit(np.log(n))
+    if overflow or res_exp < res_poly:
+        return Growth("exponential", None, rate)
+    return Growth("polynomial", degree, None)

@@ -94,3 +94,43 @@ def test_bce_property_1_as_printed_fails_near_zero():
     assert lemma2_constants("bce_with_logits", 4).k0 == 2.0
     with pytest.raises(ValueError, match="Lemma 2 covers"):
         lemma2_constants("cross_entropy", 3)
+
+
+def test_classify_growth_on_known_curves():
+    from rnn_dyn._smoothness import classify_growth
+
+    n = np.array([10, 20, 50, 100, 200, 400])
+    assert classify_growth(n, 3 - np.exp(-n / 5.0)).kind == "bounded"
+    g = classify_growth(n, 0.5 * n**2.0)
+    assert g.kind == "polynomial" and abs(g.degree - 2) < 1e-9
+    g = classify_growth(n, 2 * 1.03**n)
+    assert g.kind == "exponential" and abs(g.rate - np.log(1.03)) < 1e-9
+    overflowed = np.array([1.0, 1e50, 1e120, 1e250, np.inf, np.inf])
+    assert classify_growth(n, overflowed).kind == "exponential"
+    with pytest.raises(ValueError, match="at least 3"):
+        classify_growth(n[:2], n[:2])
+
+
+def test_classify_growth_recovers_the_regimes_of_the_bounds():
+    from rnn_dyn._smoothness import classify_growth
+
+    c = lemma2_constants("mse", 1)
+    kw = dict(constants=c, target_bound=1.0, radius=1.0, n_max=400)
+    pick = np.array([25, 50, 100, 200, 400]) - 1
+    kinds = {}
+    for name, lip_f in [("contractive", 0.5), ("neutral", 1.0), ("expanding", 1.05)]:
+        b = theorem1_bounds(lip_f, 1.0, 1.0, 1.0, **kw)
+        kinds[name] = (
+            classify_growth(b.n[pick], b.L_V[pick]),
+            classify_growth(b.n[pick], b.L_V_grad[pick]),
+        )
+    assert kinds["contractive"][0].kind == kinds["contractive"][1].kind == "bounded"
+    assert (
+        kinds["neutral"][0].kind == "polynomial"
+        and abs(kinds["neutral"][0].degree - 1) < 0.1
+    )
+    assert (
+        kinds["neutral"][1].kind == "polynomial"
+        and abs(kinds["neutral"][1].degree - 3) < 0.3
+    )
+    assert kinds["expanding"][0].kind == kinds["expanding"][1].kind == "exponential"
