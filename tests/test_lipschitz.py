@@ -149,3 +149,93 @@ def test_trajectory_lipschitz_rejects_bad_wrt(getkey):
         rd.trajectory_lipschitz(
             model, params, x0, jnp.zeros((3, 0)), key=getkey(), wrt="u"
         )
+
+
+def test_cost_smoothness_in_a_tiny_ball_equals_dense_gradient_and_hessian(getkey):
+    model, params, x0 = chaotic()
+    us = jnp.zeros((12, 0))
+    ys = rd.simulate(model, params, x0, us).outputs * 1.05
+    z0, unravel = ravel_pytree((params, x0))
+    lengths = (4, 12)
+    result = rd.lipschitz.cost_smoothness(
+        model,
+        params,
+        x0,
+        us,
+        ys,
+        lengths=lengths,
+        radius=1e-9,
+        num_samples=3,
+        key=getkey(),
+        ascent_steps=2,
+        num_iters=300,
+    )
+    for i, n in enumerate(lengths):
+        V = lambda z, n=n: rd.cost(model, *unravel(z), us[:n], ys[:n])
+        np.testing.assert_allclose(
+            result.L_V[i], np.linalg.norm(jax.grad(V)(z0)), rtol=1e-6
+        )
+        H = np.asarray(jax.hessian(V)(z0))
+        np.testing.assert_allclose(result.L_V_grad[i], np.linalg.norm(H, 2), rtol=1e-6)
+
+
+def test_cost_smoothness_max_over_a_ball_is_at_least_the_centre(getkey):
+    model = rd.models.rnn(2, 3, readout=1)
+    params, x0, us, ys = random_problem(model, getkey(), 10)
+    z0, unravel = ravel_pytree((params, x0))
+    result = rd.lipschitz.cost_smoothness(
+        model,
+        params,
+        x0,
+        us,
+        ys,
+        lengths=(10,),
+        radius=0.5,
+        num_samples=8,
+        key=getkey(),
+    )
+    centre = np.linalg.norm(jax.grad(lambda z: rd.cost(model, *unravel(z), us, ys))(z0))
+    # Ascent starts from random points and climbs ‖∇V‖: the maximum should
+    # not be far below the centre's value on this smooth model.
+    assert result.L_V[0] >= 0.9 * centre
+
+
+def test_cost_smoothness_rejects_bad_arguments(getkey):
+    model, params, x0 = chaotic()
+    us, ys = jnp.zeros((5, 0)), jnp.zeros((5, 2))
+    with pytest.raises(ValueError, match="lengths must be non-empty"):
+        rd.lipschitz.cost_smoothness(
+            model,
+            params,
+            x0,
+            us,
+            ys,
+            lengths=(),
+            radius=1.0,
+            num_samples=2,
+            key=getkey(),
+        )
+    with pytest.raises(ValueError, match="lengths must be"):
+        rd.lipschitz.cost_smoothness(
+            model,
+            params,
+            x0,
+            us,
+            ys,
+            lengths=(9,),
+            radius=1.0,
+            num_samples=2,
+            key=getkey(),
+        )
+    with pytest.raises(ValueError, match="radius must be positive"):
+        rd.lipschitz.cost_smoothness(
+            model,
+            params,
+            x0,
+            us,
+            ys,
+            lengths=(3,),
+            radius=0.0,
+            num_samples=2,
+            key=getkey(),
+        )
