@@ -379,3 +379,78 @@ def _cost_smoothness(
 
     best, hess = jax.vmap(one)(jax.random.split(key, num_samples))
     return jnp.max(best), jnp.max(hess)
+
+
+def _second_derivative_norm(fn, z, key, num_iters, alternations):
+    r"""max_{‖a‖=‖b‖=1} ‖D²fn(z)[a, b]‖, by alternating power iteration.
+
+    For fixed a, b ↦ D²fn(z)[a, b] is linear (the directional derivative of
+    the Jacobian along a); its top singular vector gives the best b, and by
+    symmetry of D²fn the roles then swap. The result is the local Lipschitz
+    constant of the Jacobian z ↦ Dfn(z) in the spectral norm.
+    """
+    ka, kb = jax.random.split(key)
+    a = jax.random.normal(ka, z.shape, z.dtype)
+    a = a / jnp.linalg.norm(a)
+    b = jax.random.normal(kb, z.shape, z.dtype)
+
+    def along(a):
+        d_jac = lambda y: jax.jvp(fn, (y,), (a,))[1]  # y ↦ Dfn(y)[a]
+        _, vjp = jax.vjp(d_jac, z)
+        return lambda v: jax.jvp(d_jac, (z,), (v,))[1], lambda w: vjp(w)[0]
+
+    def alternate(carry, _):
+        a, b = carry
+        res = power_iteration(*along(a), b, num_iters=num_iters)
+        return (res.v, a), res.sigma
+
+    _, sigmas = jax.lax.scan(alternate, (a, b), None, length=alternations)
+    return sigmas[-1]
+
+
+def jacobian_lipschitz(
+    model: Model,
+    params: Params,
+    xs: Float[Array, "b n"],
+    us: Float[Array, "b m"],
+    *,
+    key: Any,
+    num_iters: int = 30,
+    alternations: int = 10,
+) -> tuple[Float[Array, " b"], Float[Array, " b"]]:
+    r"""Return local Lipschitz constants of f's and g's Jacobians at each point.
+
+    L'_f and L'_g of Theorem 1 bound ‖[A B](z) - [A B](w)‖₂ ≤ L'_f ‖z - w‖ with
+    z = (x, θ). Locally that is max_{‖a‖=‖b‖=1} ‖D²f(z)[a, b]‖, found by
+    alternating power iteration on second directional derivatives (jvp of
+    jvp and its vjp); the maxima over points are lower bounds on L'_f, L'_g.
+
+    Args:
+        model: The model.
+        params: Parameters of ``model``.
+        xs: States, shape `(b, n)`.
+        us: Inputs, shape `(b, m)`.
+        key: PRNG key. (Keyword only.)
+        num_iters: Power iterations per alternation. (Keyword only.)
+        alternations: Alternations between the two directions. (Keyword only.)
+
+    Returns:
+        ``(lip_df, lip_dg)``, each of shape `(b,)`.
+    """
+    check_params(model, params)
+    return _jacobian_lipschitz(model, params, xs, us, key, num_iters, alternations)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 5, 6))
+def _jacobian_lipschitz(model, params, xs, us, key, num_iters, alternations):
+    def one(x, u, k):
+        z, unravel = ravel_pytree((x, params))
+        f = lambda z: model.f(unravel(z)[1], unravel(z)[0], u)
+        g = lambda z: model.g(unravel(z)[1], unravel(z)[0], u)
+        k1, k2 = jax.random.split(k)
+        return (
+            _second_derivative_norm(f, z, k1, num_iters, alternations),
+            _second_derivative_norm(g, z, k2, num_iters, alternations),
+        )
+
+    return jax.vmap(one)(xs, us, jax.random.split(key, xs.shape[0]))

@@ -239,3 +239,46 @@ def test_cost_smoothness_rejects_bad_arguments(getkey):
             num_samples=2,
             key=getkey(),
         )
+
+
+def test_jacobian_lipschitz_on_henon_equals_closed_form_and_difference_quotients(
+    getkey,
+):
+    # Hénon: f = (1 - a x₁² + x₂, b x₁); the only curvature is in (x₁, a).
+    model = rd.models.henon()
+    params = model.init(getkey())
+    xs = jnp.array([[0.3, -0.2], [1.1, 0.4]])
+    us = jnp.zeros((2, 0))
+    lip_df, lip_dg = rd.lipschitz.jacobian_lipschitz(
+        model, params, xs, us, key=getkey()
+    )
+    for i, x in enumerate(np.asarray(xs)):
+        z = np.array([x[0], x[1], 1.4, 0.3])  # (x₁, x₂, a, b)
+        # f₁'s Hessian in z = (x₁, x₂, a, b): ∂²/∂x₁² = -2a, ∂²/∂x₁∂a = -2x₁;
+        # f₂ = b x₁ has ∂²/∂x₁∂b = 1. T(p, q) = (pᵀ H₁ q, pᵀ H₂ q).
+        H1 = np.zeros((4, 4))
+        H1[0, 0], H1[0, 2], H1[2, 0] = -2 * z[2], -2 * z[0], -2 * z[0]
+        H2 = np.zeros((4, 4))
+        H2[0, 3] = H2[3, 0] = 1.0
+        # max over unit p, q of ‖(pᵀH₁q, pᵀH₂q)‖: brute force over a fine sphere grid
+        rng = np.random.default_rng(0)
+        P = rng.normal(size=(20000, 4))
+        P /= np.linalg.norm(P, axis=1, keepdims=True)
+        # for fixed p the best q gives ‖[H₁p, H₂p]ᵀ‖₂ (a 2×4 matrix norm)
+        best = max(np.linalg.norm(np.stack([H1 @ p, H2 @ p]), 2) for p in P)
+        np.testing.assert_allclose(lip_df[i], best, rtol=1e-3)
+        # difference quotient of the Jacobian along random directions never exceeds it
+        jac = jax.jacfwd(
+            lambda zz: model.f(params._replace(a=zz[2], b=zz[3]), zz[:2], jnp.zeros(0))
+        )
+        for _ in range(5):
+            d = rng.normal(size=4)
+            d /= np.linalg.norm(d)
+            q = (
+                np.linalg.norm(
+                    np.asarray(jac(jnp.array(z + 1e-6 * d)) - jac(jnp.array(z))), 2
+                )
+                / 1e-6
+            )
+            assert q <= lip_df[i] * (1 + 1e-4)
+    assert np.all(np.asarray(lip_dg) == 0.0)  # g = x₁ is linear
