@@ -15,6 +15,7 @@ _EXPORTS = {
     "examples": (".examples", None),
     "landscape": (".landscape", None),
     "lipschitz": (".lipschitz", None),
+    "smoothness": (".smoothness", None),
     "power_iteration": ("._lipschitz", "power_iteration"),
     "PowerIterationResult": ("._lipschitz", "PowerIterationResult"),
     "jacobian_norms": ("._lipschitz", "jacobian_norms"),
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from . import landscape as landscape
     from . import lipschitz as lipschitz
     from . import models as models
+    from . import smoothness as smoothness
     from ._lipschitz import JacobianNorms as JacobianNorms
     from ._lipschitz import PowerIterationResult as PowerIterationResult
     from ._lipschitz import jacobian_norms as jacobian_norms

@@ -193,22 +193,29 @@ class Growth(NamedTuple):
 
 
 def classify_growth(
-    n: np.ndarray, values: np.ndarray, *, bounded_tol: float = 0.05
+    n: np.ndarray,
+    values: np.ndarray,
+    *,
+    bounded_tol: float = 0.05,
+    max_degree: float = 5.0,
 ) -> Growth:
     r"""Classify a curve over increasing N as bounded, polynomial or exponential.
 
     Bounded when the second half of the curve grows by less than
     ``bounded_tol`` (relative) per doubling of N. Otherwise log(values) is
     fitted by least squares both against N (exponential, rate r) and against
-    log N (polynomial, degree d), and the better fit wins. A curve that
-    overflows to inf or NaN at the end is exponential (its rate is fitted on
-    the finite part).
+    log N (polynomial, degree d), and the better fit wins, except that a
+    fitted degree above ``max_degree`` counts as exponential: over a decade or
+    two of N both fits can look alike, and Theorem 1's polynomial regime has
+    degree at most 3 (L'_V ~ N³). A curve that overflows to inf or NaN at the
+    end is exponential (its rate is fitted on the finite part).
 
     Args:
         n: Sequence lengths, increasing, shape `(k,)`, k ≥ 3.
         values: Positive measurements, shape `(k,)`.
         bounded_tol: Relative growth per doubling below which the curve is
             bounded. (Keyword only.)
+        max_degree: Largest degree still called polynomial. (Keyword only.)
 
     Returns:
         A `Growth`.
@@ -241,6 +248,6 @@ def classify_growth(
 
     rate, res_exp = fit(n)
     degree, res_poly = fit(np.log(n))
-    if overflow or res_exp < res_poly:
+    if overflow or res_exp < res_poly or degree > max_degree:
         return Growth("exponential", None, rate)
     return Growth("polynomial", degree, None)

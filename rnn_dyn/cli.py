@@ -110,7 +110,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_landscape_options(land)
     land.set_defaults(func=cmd_landscape)
+
+    smooth = sub.add_parser(
+        "smoothness",
+        help="Lipschitz constants of V and ∇V against N, beside Theorem 1",
+        description="Estimate L_f, L_g, L'_f, L'_g on a trajectory, measure the "
+        "Lipschitz constants of V and ∇V in a ball around θ for each N, draw them "
+        "with the bounds of Theorem 1 and classify their growth.",
+    )
+    smooth.add_argument(
+        "--system",
+        choices=("contractive", "neutral", "chaotic-lstm"),
+        default="contractive",
+    )
+    smooth.add_argument("--lengths", type=_lengths, default=(10, 20, 50, 100, 200))
+    smooth.add_argument("--radius", type=_positive_float, default=0.1)
+    smooth.add_argument("--samples", type=_int_at_least(1), default=8)
+    smooth.add_argument("--seed", type=int, default=0)
+    _add_common(smooth, "results/smoothness")
+    smooth.set_defaults(func=cmd_smoothness)
     return parser
+
+
+def _lengths(text: str) -> tuple[int, ...]:
+    parse = _int_at_least(1)
+    try:
+        values = tuple(sorted({parse(v) for v in text.split(",")}))
+    except argparse.ArgumentTypeError:
+        values = ()
+    if len(values) < 3:
+        raise argparse.ArgumentTypeError(
+            f"expected at least 3 distinct positive integers N1,N2,N3, got {text!r}"
+        )
+    return values
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -473,6 +515,59 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         f"{summary['line']['local_minima']} local minima; plane {plane.loss.shape} "
         f"with {summary['grid']['nonfinite']} non-finite; "
         f"{summary['points_per_second']} points/s; wrote {out}",
+    )
+    return 0
+
+
+def cmd_smoothness(args: argparse.Namespace) -> int:
+    """Measure L_V(N) and L'_V(N) of a built-in system beside Theorem 1."""
+    from rnn_dyn._io import prepare_out_dir, save_json
+
+    out = prepare_out_dir(args.out)
+    _setup_jax(args)
+    import jax
+
+    from rnn_dyn.examples import regime_example
+    from rnn_dyn.smoothness import measure_smoothness
+
+    k_model, k_measure = jax.random.split(jax.random.key(args.seed))
+    model, theta, x0, us = regime_example(args.system, max(args.lengths), key=k_model)
+    report = measure_smoothness(
+        model,
+        theta,
+        x0,
+        us,
+        lengths=args.lengths,
+        radius=args.radius,
+        num_samples=args.samples,
+        key=k_measure,
+    )
+    summary = {"system": args.system, "radius": args.radius, "samples": args.samples}
+    for name, value in report._asdict().items():
+        if isinstance(value, tuple):  # a Growth
+            value = value._asdict()
+        summary[name] = value.tolist() if hasattr(value, "tolist") else value
+    summary["note"] = "measured values are maxima over samples: lower bounds"
+    files = []
+    if not args.no_plot:
+        from rnn_dyn import plotting
+
+        fig = plotting.smoothness_curves(
+            report.lengths,
+            {"L_V": report.L_V, "L_V_grad": report.L_V_grad},
+            {"L_V": report.bound_L_V, "L_V_grad": report.bound_L_V_grad},
+            title=f"{args.system}: max ‖A_t‖ = {report.L_f_state:.3g} "
+            f"({report.regime})",
+        )
+        files.append(plotting.save_figure(fig, out / "smoothness.png"))
+    summary["files"] = [str(f) for f in files] + [str(out / "smoothness.json")]
+    save_json(out / "smoothness.json", summary)
+    _emit(
+        args,
+        summary,
+        f"{args.system}: max ‖A_t‖ {report.L_f_state:.3g} ({report.regime}); "
+        f"L_V {report.growth_L_V.kind}, L'_V {report.growth_L_V_grad.kind}; "
+        f"wrote {out}",
     )
     return 0
 

@@ -182,3 +182,50 @@ def loss_plane(
     n_bad = int((~finite).sum())
     ax.set_title((title or "") + (f"  ({n_bad} non-finite masked)" if n_bad else ""))
     return ax
+
+
+def smoothness_curves(
+    lengths: np.ndarray,
+    measured: dict[str, np.ndarray],
+    bounds: dict[str, np.ndarray],
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Draw measured Lipschitz constants of V and ∇V against N, with the bounds.
+
+    Values are drawn as log₁₀ on a linear axis: exponential bounds reach
+    1e300, past what matplotlib's log axis can tick. Non-finite values
+    (overflow) are left out.
+
+    Args:
+        lengths: Sequence lengths N, shape `(k,)`.
+        measured: ``{"L_V": ..., "L_V_grad": ...}``, each shape `(k,)`.
+        bounds: The Theorem 1 bounds at the same N, same keys.
+        title: Figure title. (Keyword only.)
+
+    Returns:
+        The Figure, one panel per quantity.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    names = {
+        "L_V": "Lipschitz constant of $V$",
+        "L_V_grad": r"Lipschitz constant of $\nabla V$",
+    }
+    n = np.asarray(lengths, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ax, key in zip(axes, ("L_V", "L_V_grad"), strict=True):
+            m = np.log10(np.asarray(measured[key], float))
+            b = np.log10(np.asarray(bounds[key], float))
+            if np.isfinite(b).any():
+                ok = np.isfinite(b)
+                ax.plot(n[ok], b[ok], "-", c="C3", label="Theorem 1 bound")
+            ok = np.isfinite(m)
+            ax.plot(n[ok], m[ok], "o-", c="C0", label="measured (max over samples)")
+            ax.set_xscale("log")
+            ax.set_xlabel("sequence length $N$")
+            ax.set_ylabel(r"$\log_{10}$")
+            ax.set_title(names[key])
+            ax.legend(loc="upper left", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -105,6 +105,8 @@ def test_classify_growth_on_known_curves():
     assert g.kind == "polynomial" and abs(g.degree - 2) < 1e-9
     g = classify_growth(n, 2 * 1.03**n)
     assert g.kind == "exponential" and abs(g.rate - np.log(1.03)) < 1e-9
+    # a steep power law is called exponential (Theorem 1's degrees are ≤ 3)
+    assert classify_growth(n, n**8.0).kind == "exponential"
     overflowed = np.array([1.0, 1e50, 1e120, 1e250, np.inf, np.inf])
     assert classify_growth(n, overflowed).kind == "exponential"
     with pytest.raises(ValueError, match="at least 3"):

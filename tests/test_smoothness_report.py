@@ -1,0 +1,114 @@
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import rnn_dyn as rd
+from rnn_dyn.cli import main
+from rnn_dyn.examples import regime_example
+
+
+@pytest.mark.parametrize(
+    "system, lengths, regime, growth",
+    [
+        ("contractive", (5, 10, 20, 40), "contractive", "bounded"),
+        # exponential growth needs long enough N to tell from a power law
+        ("chaotic-lstm", (20, 50, 100, 150), "expanding", "exponential"),
+    ],
+)
+def test_measure_smoothness_regimes_and_theorem1_holds(
+    system, lengths, regime, growth, getkey
+):
+    model, theta, x0, us = regime_example(system, max(lengths), key=getkey())
+    report = rd.smoothness.measure_smoothness(
+        model, theta, x0, us, lengths=lengths, radius=0.05, num_samples=3, key=getkey()
+    )
+    assert report.regime == regime
+    assert report.growth_L_V.kind == growth
+    # Theorem 1: the measured constants (lower bounds) never exceed the bounds.
+    assert np.all(report.L_V <= report.bound_L_V)
+    assert np.all(report.L_V_grad <= report.bound_L_V_grad)
+    # The regime comes from max ‖A_t‖ along the trajectory, matched by a dense norm.
+    xs = rd.simulate(model, theta, x0, us).states
+    dense = max(
+        np.linalg.norm(
+            np.asarray(jax.jacfwd(lambda x, u=u: model.f(theta, x, u))(x)), 2
+        )
+        for x, u in zip(xs, us, strict=True)
+    )
+    np.testing.assert_allclose(report.L_f_state, dense, rtol=1e-6)
+
+
+def test_neutral_example_has_an_orthogonal_state_matrix(getkey):
+    model, theta, x0, us = regime_example("neutral", 10, key=getkey())
+    np.testing.assert_allclose(theta.a @ theta.a.T, np.eye(4), atol=1e-12)
+    assert np.all(us == 0)
+
+
+def test_smoothness_cli_writes_json_and_figure(tmp_path):
+    out = tmp_path / "sm"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnn_dyn",
+            "smoothness",
+            "--system",
+            "contractive",
+            "--lengths",
+            "5,10,20",
+            "--samples",
+            "2",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    for key in (
+        "system",
+        "L_f",
+        "L_f_state",
+        "L_g",
+        "lengths",
+        "L_V",
+        "L_V_grad",
+        "bound_L_V",
+        "bound_L_V_grad",
+        "regime",
+        "growth_L_V",
+        "growth_L_V_grad",
+    ):
+        assert key in summary
+    assert summary["regime"] == "contractive" and summary["lengths"] == [5, 10, 20]
+    assert summary["growth_L_V"]["kind"] in ("bounded", "polynomial", "exponential")
+    assert {p.name for p in out.iterdir()} == {"smoothness.png", "smoothness.json"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lengths", ""], "--lengths: expected at least 3"),
+        (["--lengths", "10,20"], "--lengths: expected at least 3"),
+        (["--lengths", "10,-20,30"], "--lengths: expected at least 3"),
+        (["--radius", "0"], "--radius: expected a positive number"),
+        (["--radius", "nan"], "--radius: expected a positive number"),
+        (["--system", "lorenz"], "invalid choice: 'lorenz'"),
+    ],
+)
+def test_smoothness_bad_flags_exit_2(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(["smoothness", *args, "--out", str(tmp_path / "x")]))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "x").exists()
