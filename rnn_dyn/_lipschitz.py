@@ -123,15 +123,20 @@ class JacobianNorms(NamedTuple):
         return JacobianNorms(*(jnp.max(a) for a in self))
 
 
-def _joint_norm(fn, primals, key, num_iters):
-    """‖∂fn/∂primals‖₂ at ``primals`` (a tuple of pytrees), matrix-free."""
+def _jacobian_power_iteration(fn, primals, key, num_iters):
+    """Power iteration on ∂fn/∂primals at ``primals`` (a tuple of pytrees)."""
     _, vjp = jax.vjp(fn, *primals)
     v0 = jax.tree_util.tree_map(
         lambda a: jax.random.normal(key, jnp.shape(a), jnp.result_type(a)), primals
     )
     return power_iteration(
         lambda v: jax.jvp(fn, primals, v)[1], vjp, v0, num_iters=num_iters
-    ).sigma
+    )
+
+
+def _joint_norm(fn, primals, key, num_iters):
+    """‖∂fn/∂primals‖₂ at ``primals``, matrix-free."""
+    return _jacobian_power_iteration(fn, primals, key, num_iters).sigma
 
 
 def jacobian_norms(
@@ -225,13 +230,7 @@ def _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters):
     else:
         fn = lambda x: _rollout(model, params, x, us).outputs
         primals = (x0,)
-    _, vjp = jax.vjp(fn, *primals)
-    v0 = jax.tree_util.tree_map(
-        lambda a: jax.random.normal(key, jnp.shape(a), jnp.result_type(a)), primals
-    )
-    return power_iteration(
-        lambda v: jax.jvp(fn, primals, v)[1], vjp, v0, num_iters=num_iters
-    )
+    return _jacobian_power_iteration(fn, primals, key, num_iters)
 
 
 class CostSmoothness(NamedTuple):
@@ -306,10 +305,9 @@ def cost_smoothness(
         raise ValueError(f"radius must be positive, got {radius}")
     loss_fn, _ = resolve_loss(loss, model.output_size)
     results = []
+    # The same key, hence the same samples, for every N: the curve over N is
+    # then no noisier than the quantity it measures.
     for n in lengths:
-        # The same samples for every N, so the curve over N is not noisier
-        # than the quantity it measures.
-        k = key
         results.append(
             _cost_smoothness(
                 model,
@@ -317,7 +315,7 @@ def cost_smoothness(
                 x0,
                 us[:n],
                 ys[:n],
-                k,
+                key,
                 float(radius),
                 num_samples,
                 loss_fn,
