@@ -21,6 +21,8 @@ _EXPORTS = {
     "jacobian_norms": ("._lipschitz", "jacobian_norms"),
     "JacobianNorms": ("._lipschitz", "JacobianNorms"),
     "trajectory_lipschitz": ("._lipschitz", "trajectory_lipschitz"),
+    "save_params": ("._io", "save_params"),
+    "load_params": ("._io", "load_params"),
     "mse": ("._losses", "mse"),
     "bce_with_logits": ("._losses", "bce_with_logits"),
     "cross_entropy": ("._losses", "cross_entropy"),
@@ -58,6 +60,8 @@ if TYPE_CHECKING:
     from . import lipschitz as lipschitz
     from . import models as models
     from . import smoothness as smoothness
+    from ._io import load_params as load_params
+    from ._io import save_params as save_params
     from ._lipschitz import JacobianNorms as JacobianNorms
     from ._lipschitz import PowerIterationResult as PowerIterationResult
     from ._lipschitz import jacobian_norms as jacobian_norms

@@ -31,6 +31,21 @@ def check_params(model: Model, params: Params) -> None:
             )
 
 
+def check_finite_params(params: Params, name: str = "params") -> None:
+    """Raise ValueError if a leaf of ``params`` holds NaN or infinity.
+
+    Only for concrete arrays: call it in Python, before tracing.
+    """
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    for path, leaf in leaves:
+        bad = int(np.size(leaf) - np.count_nonzero(np.isfinite(np.asarray(leaf))))
+        if bad:
+            raise ValueError(
+                f"{name} must be finite: {jax.tree_util.keystr(path)} holds "
+                f"{bad} non-finite value{'s' if bad > 1 else ''}"
+            )
+
+
 def check_state(model: Model, x0: object, name: str = "x0") -> None:
     """Raise ValueError unless ``x0`` has shape ``(state_size,)``."""
     if _shape(x0) != (model.state_size,):

@@ -98,11 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Loss along a line s·θ and over the plane s1·θ + s2·θ_random "
         "(or centred on θ with --centered), against the model's own outputs at θ.",
     )
-    land.add_argument("--model", choices=MODELS, default="lstm")
-    land.add_argument("--params", help=".npz of a params pytree (else random)")
-    land.add_argument("--input-size", type=_int_at_least(0), default=1)
-    land.add_argument("--hidden", type=_int_at_least(1), default=8)
-    land.add_argument("--readout", type=_int_at_least(1), default=1)
+    _add_model_options(land, default="lstm")
     land.add_argument(
         "--centered",
         action="store_true",
@@ -122,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--system",
         choices=("contractive", "neutral", "chaotic-lstm"),
         default="contractive",
+        help="built-in system, one per regime (ignored with --model)",
+    )
+    _add_model_options(smooth, default=None)
+    smooth.add_argument(
+        "--variant",
+        choices=("authors", "printed"),
+        default="authors",
+        help="chaotic-lstm weights with --model chaotic-lstm",
     )
     smooth.add_argument("--lengths", type=_lengths, default=(10, 20, 50, 100, 200))
     smooth.add_argument("--radius", type=_positive_float, default=0.1)
@@ -181,6 +185,14 @@ def _grid_size(text: str) -> tuple[int, int]:
             f"expected N or N1,N2 with N >= 2, got {text!r}"
         )
     return (sizes[0], sizes[-1])
+
+
+def _add_model_options(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument("--model", choices=MODELS, default=default)
+    p.add_argument("--params", help=".npz of a params pytree (else random)")
+    p.add_argument("--input-size", type=_int_at_least(0), default=1)
+    p.add_argument("--hidden", type=_int_at_least(1), default=8)
+    p.add_argument("--readout", type=_int_at_least(1), default=1)
 
 
 def _add_landscape_options(p: argparse.ArgumentParser) -> None:
@@ -329,36 +341,47 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _landscape_problem(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str]:
-    """Return ``(model, theta, x0, us, title)`` for `cmd_landscape`."""
+def model_from_args(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
+    """Return ``(model, params, x0, title)`` named by ``--model`` and ``--params``.
+
+    Without ``--params`` the weights are drawn with ``--seed``; a params file
+    must match the model's structure and be finite.
+    """
     import jax
     import jax.numpy as jnp
 
     import rnn_dyn as rd
-    from rnn_dyn._io import load_params
+    from rnn_dyn._validate import check_finite_params
     from rnn_dyn.examples import chaotic_lstm
     from rnn_dyn.models._base import param_shapes, params_dtype
 
     if args.model == "chaotic-lstm":
         model, theta, x0 = chaotic_lstm(args.variant)
-        title = f"chaotic LSTM ({args.variant})"
-    else:
-        m, h, p = args.input_size, args.hidden, args.readout
-        model = {
-            "lstm": lambda: rd.models.lstm(m, h, readout=p),
-            "gru": lambda: rd.models.gru(m, h, readout=p),
-            "rnn": lambda: rd.models.rnn(m, h, readout=p),
-            "linear": lambda: rd.models.linear(h, m, p),
-            "logistic": lambda: rd.models.logistic(),
-            "henon": lambda: rd.models.henon(),
-        }[args.model]()
-        theta = model.init(jax.random.key(args.seed))
-        title = args.model
-        if args.params:
-            theta = load_params(args.params, param_shapes(model, params_dtype(theta)))
-            theta = jax.tree_util.tree_map(jnp.asarray, theta)
-            title += f" ({args.params})"
-        x0 = model.initial_state(theta)
+        return model, theta, x0, f"chaotic LSTM ({args.variant})"
+    m, h, p = args.input_size, args.hidden, args.readout
+    model = {
+        "lstm": lambda: rd.models.lstm(m, h, readout=p),
+        "gru": lambda: rd.models.gru(m, h, readout=p),
+        "rnn": lambda: rd.models.rnn(m, h, readout=p),
+        "linear": lambda: rd.models.linear(h, m, p),
+        "logistic": lambda: rd.models.logistic(),
+        "henon": lambda: rd.models.henon(),
+    }[args.model]()
+    theta = model.init(jax.random.key(args.seed))
+    title = args.model
+    if args.params:
+        like = param_shapes(model, params_dtype(theta))
+        theta = jax.tree_util.tree_map(jnp.asarray, rd.load_params(args.params, like))
+        check_finite_params(theta, f"parameters in {args.params}")
+        title += f" ({args.params})"
+    return model, theta, model.initial_state(theta), title
+
+
+def _landscape_problem(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str]:
+    """Return ``(model, theta, x0, us, title)`` for `cmd_landscape`."""
+    import jax
+
+    model, theta, x0, title = model_from_args(args)
     key = jax.random.fold_in(jax.random.key(args.seed), 1)
     us = jax.random.normal(key, (args.seq_len, model.input_size), x0.dtype)
     return model, theta, x0, us, title
@@ -520,7 +543,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 
 def cmd_smoothness(args: argparse.Namespace) -> int:
-    """Measure L_V(N) and L'_V(N) of a built-in system beside Theorem 1."""
+    """Measure L_V(N) and L'_V(N) of a system or saved model beside Theorem 1."""
     from rnn_dyn._io import prepare_out_dir, save_json
 
     out = prepare_out_dir(args.out)
@@ -531,7 +554,13 @@ def cmd_smoothness(args: argparse.Namespace) -> int:
     from rnn_dyn.smoothness import measure_smoothness
 
     k_model, k_measure = jax.random.split(jax.random.key(args.seed))
-    model, theta, x0, us = regime_example(args.system, max(args.lengths), key=k_model)
+    if args.model is None:
+        system = args.system
+        model, theta, x0, us = regime_example(system, max(args.lengths), key=k_model)
+    else:
+        model, theta, x0, system = model_from_args(args)
+        shape = (max(args.lengths), model.input_size)
+        us = jax.random.normal(k_model, shape, x0.dtype)
     report = measure_smoothness(
         model,
         theta,
@@ -542,7 +571,7 @@ def cmd_smoothness(args: argparse.Namespace) -> int:
         num_samples=args.samples,
         key=k_measure,
     )
-    summary = {"system": args.system, "radius": args.radius, "samples": args.samples}
+    summary = {"system": system, "radius": args.radius, "samples": args.samples}
     for name, value in report._asdict().items():
         if isinstance(value, tuple):  # a Growth
             value = value._asdict()
@@ -556,8 +585,7 @@ def cmd_smoothness(args: argparse.Namespace) -> int:
             report.lengths,
             {"L_V": report.L_V, "L_V_grad": report.L_V_grad},
             {"L_V": report.bound_L_V, "L_V_grad": report.bound_L_V_grad},
-            title=f"{args.system}: max ‖A_t‖ = {report.L_f_state:.3g} "
-            f"({report.regime})",
+            title=f"{system}: max ‖A_t‖ = {report.L_f_state:.3g} ({report.regime})",
         )
         files.append(plotting.save_figure(fig, out / "smoothness.png"))
     summary["files"] = [str(f) for f in files] + [str(out / "smoothness.json")]
@@ -565,7 +593,7 @@ def cmd_smoothness(args: argparse.Namespace) -> int:
     _emit(
         args,
         summary,
-        f"{args.system}: max ‖A_t‖ {report.L_f_state:.3g} ({report.regime}); "
+        f"{system}: max ‖A_t‖ {report.L_f_state:.3g} ({report.regime}); "
         f"L_V {report.growth_L_V.kind}, L'_V {report.growth_L_V_grad.kind}; "
         f"wrote {out}",
     )

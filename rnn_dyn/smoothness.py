@@ -24,6 +24,7 @@ from ._smoothness import lemma2_constants as lemma2_constants
 from ._smoothness import s_curve as s_curve
 from ._smoothness import theorem1_bounds as theorem1_bounds
 from ._types import Inputs, Params, State
+from ._validate import check_finite_params
 from .models._base import Model
 
 
@@ -98,11 +99,13 @@ def measure_smoothness(
         A `SmoothnessReport`.
 
     Raises:
-        ValueError: For bad lengths or radius, or a non-finite trajectory at θ.
+        ValueError: For bad lengths or radius, non-finite parameters, or a
+            non-finite trajectory at θ.
     """
     lengths = tuple(sorted(set(lengths)))
     if len(lengths) < 3:
         raise ValueError(f"lengths must hold at least 3 distinct values, got {lengths}")
+    check_finite_params(params)
     k_norm, k_dnorm, k_cost = jax.random.split(key, 3)
     xs, ys = simulate(model, params, x0, us)
     if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):

@@ -282,3 +282,37 @@ def test_jacobian_lipschitz_on_henon_equals_closed_form_and_difference_quotients
             )
             assert q <= lip_df[i] * (1 + 1e-4)
     assert np.all(np.asarray(lip_dg) == 0.0)  # g = x₁ is linear
+
+
+def test_cost_smoothness_ascent_reaches_the_dense_maximum_over_a_disc(getkey):
+    # z = (r, x0) is 2-D: the maxima of ‖∇V‖ and ‖∇²V‖₂ over the disc can be
+    # found densely on a polar grid, and ascent from a few samples must reach
+    # them (and never exceed them: every iterate stays in the disc).
+    model = rd.models.logistic(3.3, x0=0.3)
+    params = model.init(getkey())
+    x0 = model.initial_state(params)
+    us = jnp.zeros((6, 0))
+    ys = rd.simulate(model, params, x0, us).outputs + 0.2
+    radius = 0.05
+    result = rd.lipschitz.cost_smoothness(
+        model,
+        params,
+        x0,
+        us,
+        ys,
+        lengths=(6,),
+        radius=radius,
+        num_samples=8,
+        key=getkey(),
+        ascent_steps=20,
+        num_iters=50,
+    )
+    z0, unravel = ravel_pytree((params, x0))
+    V = lambda z: rd.cost(model, *unravel(z), us, ys)
+    rho, phi = np.meshgrid(np.linspace(0, radius, 60), np.linspace(0, 2 * np.pi, 240))
+    disc = np.stack([rho * np.cos(phi), rho * np.sin(phi)], -1).reshape(-1, 2)
+    zs = np.asarray(z0)[None] + disc
+    grad_max = np.max(np.linalg.norm(jax.vmap(jax.grad(V))(zs), axis=1))
+    hess_max = np.max(np.linalg.norm(jax.vmap(jax.hessian(V))(zs), 2, axis=(1, 2)))
+    assert 0.99 * grad_max <= result.L_V[0] <= grad_max * (1 + 1e-3)
+    assert 0.99 * hess_max <= result.L_V_grad[0] <= hess_max * (1 + 1e-3)

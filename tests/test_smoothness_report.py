@@ -112,3 +112,49 @@ def test_smoothness_bad_flags_exit_2(args, message, capsys, tmp_path):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "x").exists()
+
+
+def test_smoothness_cli_on_a_saved_model(tmp_path):
+    # A saved linear model: ‖A_t‖₂ = ‖a‖₂ everywhere, so the report's state
+    # Lipschitz constant and regime are known exactly.
+
+    model = rd.models.linear(3, 1, 1)
+    params = model.init(jax.random.key(3))
+    a = params.a * (0.7 / np.linalg.norm(params.a, 2))
+    rd.save_params(tmp_path / "p.npz", params._replace(a=a))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnn_dyn",
+            "smoothness",
+            *("--model", "linear", "--hidden", "3", "--params"),
+            str(tmp_path / "p.npz"),
+            *("--lengths", "4,8,16", "--samples", "2", "--x64", "--no-plot"),
+            *("--out", str(tmp_path / "out"), "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["system"] == f"linear ({tmp_path / 'p.npz'})"
+    assert summary["regime"] == "contractive"
+    np.testing.assert_allclose(summary["L_f_state"], 0.7, rtol=1e-8)
+
+
+def test_smoothness_cli_rejects_non_finite_params(tmp_path, capsys):
+
+    model = rd.models.rnn(1, 4, readout=1)
+    params = model.init(jax.random.key(0))
+    w = np.asarray(params.weight_hh).copy()
+    w[1, 2] = np.nan
+    rd.save_params(tmp_path / "p.npz", params._replace(weight_hh=w))
+    args = ["smoothness", "--model", "rnn", "--hidden", "4"]
+    args += ["--params", str(tmp_path / "p.npz"), "--out", str(tmp_path / "x")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "must be finite: .weight_hh holds 1 non-finite value" in err
+    assert not any((tmp_path / "x").iterdir())
