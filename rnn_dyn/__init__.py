@@ -21,6 +21,15 @@ _EXPORTS = {
     "jacobian_norms": ("._lipschitz", "jacobian_norms"),
     "JacobianNorms": ("._lipschitz", "JacobianNorms"),
     "trajectory_lipschitz": ("._lipschitz", "trajectory_lipschitz"),
+    "lyapunov": (".lyapunov", None),
+    "lyapunov_spectrum": (".lyapunov", "lyapunov_spectrum"),
+    "largest_lyapunov_exponent": (".lyapunov", "largest_lyapunov_exponent"),
+    "LyapunovSpectrum": (".lyapunov", "LyapunovSpectrum"),
+    "classify_attractor": (".lyapunov", "classify_attractor"),
+    "Attractor": (".lyapunov", "Attractor"),
+    "fixed_points": ("._fixed_points", "fixed_points"),
+    "cycles": ("._fixed_points", "cycles"),
+    "FixedPoints": ("._fixed_points", "FixedPoints"),
     "save_params": ("._io", "save_params"),
     "load_params": ("._io", "load_params"),
     "mse": ("._losses", "mse"),
@@ -58,8 +67,12 @@ if TYPE_CHECKING:
     from . import examples as examples
     from . import landscape as landscape
     from . import lipschitz as lipschitz
+    from . import lyapunov as lyapunov
     from . import models as models
     from . import smoothness as smoothness
+    from ._fixed_points import FixedPoints as FixedPoints
+    from ._fixed_points import cycles as cycles
+    from ._fixed_points import fixed_points as fixed_points
     from ._io import load_params as load_params
     from ._io import save_params as save_params
     from ._lipschitz import JacobianNorms as JacobianNorms
@@ -81,3 +94,8 @@ if TYPE_CHECKING:
     from ._simulate import Trajectory as Trajectory
     from ._simulate import cost as cost
     from ._simulate import simulate as simulate
+    from .lyapunov import Attractor as Attractor
+    from .lyapunov import LyapunovSpectrum as LyapunovSpectrum
+    from .lyapunov import classify_attractor as classify_attractor
+    from .lyapunov import largest_lyapunov_exponent as largest_lyapunov_exponent
+    from .lyapunov import lyapunov_spectrum as lyapunov_spectrum

@@ -1,0 +1,183 @@
+"""Lyapunov exponents against known constants, closed forms and a second method."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rnn_dyn as rd
+from rnn_dyn.lyapunov import (
+    classify_attractor,
+    kaplan_yorke_dimension,
+    largest_lyapunov_exponent,
+    lyapunov_spectrum,
+)
+
+
+def linear_map(a, input_size=1):
+    a = jnp.asarray(a, jnp.float64)
+    model = rd.models.linear(a.shape[0], input_size, 1)
+    params = model.init(jax.random.key(0))._replace(a=a)
+    return model, params
+
+
+def rotation(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def test_logistic_map_at_r4_has_exponent_ln2():
+    model = rd.models.logistic(4.0)
+    params = model.init(jax.random.key(0))
+    x0 = model.initial_state(params)
+    result = lyapunov_spectrum(model, params, x0, n_steps=20_000, burn_in=100)
+    assert abs(float(result.exponents[0]) - np.log(2)) < 0.01
+    # The standard error is honest: ln 2 is within a few of them.
+    assert abs(float(result.exponents[0]) - np.log(2)) < 5 * float(result.stderr[0])
+    assert int(result.nonfinite_steps) == 0
+    np.testing.assert_allclose(result.history[-1], result.exponents)
+
+
+def test_henon_exponents_sum_to_log_b_and_agree_with_two_trajectories():
+    model = rd.models.henon(1.4, 0.3)
+    params = model.init(jax.random.key(0))
+    x0 = model.initial_state(params)
+    qr = lyapunov_spectrum(model, params, x0, n_steps=20_000, burn_in=100)
+    # det A_t = -b at every step: the sum is log 0.3 to rounding.
+    assert abs(float(qr.exponents.sum()) - np.log(0.3)) < 1e-3
+    assert abs(float(qr.exponents[0]) - 0.42) < 0.01
+    two = largest_lyapunov_exponent(model, params, x0, n_steps=20_000, burn_in=100)
+    # Same orbit, same local stretching: the two methods agree far inside
+    # their statistical error.
+    assert abs(float(two.exponents[0] - qr.exponents[0])) < 1e-3
+    dim = kaplan_yorke_dimension(qr.exponents)
+    assert 1.2 < dim < 1.3  # the Hénon attractor's dimension, about 1.26
+
+
+def test_diagonalisable_linear_map_exponents_are_log_abs_eigenvalues(getkey):
+    eig = np.array([1.3, -0.9, 0.5, 0.2])
+    basis = np.asarray(jax.random.normal(getkey(), (4, 4)), float) + 2 * np.eye(4)
+    a = basis @ np.diag(eig) @ np.linalg.inv(basis)
+    model, params = linear_map(a)
+    x0 = jnp.ones(4)
+    # Overflows nothing: 1.3^300 ≈ 1e34; the exponents depend on A only.
+    result = lyapunov_spectrum(model, params, x0, n_steps=200, burn_in=100)
+    np.testing.assert_allclose(result.exponents, np.log(np.abs(eig)), atol=1e-10)
+    # Driven by an input, a linear map has the same exponents.
+    us = jax.random.normal(getkey(), (300, 1))
+    driven = lyapunov_spectrum(model, params, x0, us, burn_in=100)
+    np.testing.assert_allclose(driven.exponents, np.log(np.abs(eig)), atol=1e-10)
+
+
+def test_k_leading_exponents_match_the_full_spectrum():
+    model, params, x0 = rd.examples.chaotic_lstm("authors")
+    full = lyapunov_spectrum(model, params, x0, n_steps=3000, burn_in=500)
+    for k in (1, 2):
+        part = lyapunov_spectrum(model, params, x0, n_steps=3000, burn_in=500, k=k)
+        # The first k columns of the QR frame do not depend on the others,
+        # but the random frames differ; after the burn-in both are aligned.
+        np.testing.assert_allclose(part.exponents, full.exponents[:k], atol=1e-6)
+
+
+def test_authors_chaotic_lstm_is_chaotic_and_the_printed_one_is_not():
+    model, params, x0 = rd.examples.chaotic_lstm("authors")
+    authors = lyapunov_spectrum(model, params, x0, n_steps=10_000, burn_in=1000)
+    assert float(authors.exponents[0]) > 0.1
+    two = largest_lyapunov_exponent(model, params, x0, n_steps=10_000, burn_in=1000)
+    assert abs(float(two.exponents[0] - authors.exponents[0])) < 0.01
+    model, params, x0 = rd.examples.chaotic_lstm("printed")
+    printed = lyapunov_spectrum(model, params, x0, n_steps=10_000, burn_in=1000, k=1)
+    assert float(printed.exponents[0]) < 0
+
+
+def test_batch_of_initial_states_equals_one_at_a_time(getkey):
+    model = rd.models.henon()
+    params = model.init(getkey())
+    x0s = 0.1 * jax.random.normal(getkey(), (3, 2))
+    batch = lyapunov_spectrum(model, params, x0s, n_steps=500, burn_in=50)
+    assert batch.exponents.shape == (3, 2) and batch.history.shape == (3, 500, 2)
+    for i in range(3):
+        one = lyapunov_spectrum(model, params, x0s[i], n_steps=500, burn_in=50)
+        np.testing.assert_allclose(batch.exponents[i], one.exponents, rtol=1e-12)
+
+
+def test_divergence_is_reported_not_hidden():
+    model, params = linear_map(np.diag([1e3, 0.5]))
+    result = lyapunov_spectrum(model, params, jnp.ones(2), n_steps=300)
+    # 1000^t overflows float64 after ~103 steps. The tangent map of a linear
+    # system does not see the state, so the exponents stay finite: the count
+    # of non-finite steps is what tells the user.
+    assert int(result.nonfinite_steps) > 0
+    np.testing.assert_allclose(result.exponents, np.log([1e3, 0.5]), atol=0.02)
+
+
+def test_float32_over_long_horizons_warns():
+    model = rd.models.logistic(4.0)
+    params = model.init(jax.random.key(0), dtype=jnp.float32)
+    x0 = model.initial_state(params)
+    with pytest.warns(UserWarning, match="float32"):
+        result = lyapunov_spectrum(model, params, x0, n_steps=20_000)
+    # It still works: the exponent of the float32 shadow orbit is ln 2.
+    assert result.exponents.dtype == jnp.float32
+    assert abs(float(result.exponents[0]) - np.log(2)) < 0.02
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(k=0), "k must be in"),
+        (dict(k=5), "k must be in"),
+        (dict(n_steps=1), "n_steps must be >= 2"),
+        (dict(burn_in=-1), "burn_in must be >= 0"),
+        (dict(us=jnp.zeros((10, 1))), r"us must have shape \(burn_in \+ n_steps, 0\)"),
+        (dict(us=jnp.zeros((10, 0)), burn_in=9), "too few"),
+    ],
+)
+def test_bad_arguments_raise(args, message, no_typecheck):
+    model, params, x0 = rd.examples.chaotic_lstm("authors")
+    with pytest.raises(ValueError, match=message):
+        lyapunov_spectrum(model, params, x0, **args)
+
+
+def test_bad_initial_state_raises(no_typecheck):
+    model, params, _ = rd.examples.chaotic_lstm("authors")
+    with pytest.raises(ValueError, match=r"x0 must have shape \(4,\)"):
+        lyapunov_spectrum(model, params, jnp.zeros(3))
+
+
+def test_kaplan_yorke_dimension_closed_forms():
+    assert kaplan_yorke_dimension(jnp.array([-0.1, -0.5])) == 0.0
+    assert kaplan_yorke_dimension(jnp.array([0.2, -0.4])) == pytest.approx(1.5)
+    assert kaplan_yorke_dimension(jnp.array([0.3, 0.1, -0.8])) == pytest.approx(2.5)
+    assert kaplan_yorke_dimension(jnp.array([0.1, 0.0])) == 2.0
+
+
+# classify_attractor ---------------------------------------------------------
+
+
+def test_logistic_at_r32_settles_on_a_stable_2_cycle():
+    model = rd.models.logistic(3.2)
+    params = model.init(jax.random.key(0))
+    result = classify_attractor(model, params, jnp.array([0.1]))
+    assert (result.kind, result.period) == ("periodic", 2)
+    # λ on the cycle is log|f'(x+) f'(x-)| / 2 = log|-r² + 2r + 4| / 2.
+    np.testing.assert_allclose(result.exponent, np.log(abs(-(3.2**2) + 6.4 + 4)) / 2)
+
+
+def test_classification_of_linear_and_chaotic_maps():
+    model, params = linear_map(rotation(2 * np.pi / 7), input_size=0)
+    result = classify_attractor(model, params, jnp.array([1.0, 0.0]))
+    assert (result.kind, result.period) == ("periodic", 7)
+    model, params = linear_map(rotation(2 * np.pi * (np.sqrt(5) - 1) / 2), 0)
+    result = classify_attractor(model, params, jnp.array([1.0, 0.0]))
+    assert result.kind == "quasi-periodic" and abs(result.exponent) < 1e-12
+    model, params = linear_map(0.5 * np.eye(2), 0)
+    result = classify_attractor(model, params, jnp.array([1.0, 2.0]))
+    assert (result.kind, result.period) == ("fixed-point", 1)
+    model, params = linear_map(1.01 * np.eye(2), 0)
+    result = classify_attractor(model, params, jnp.array([1.0, 2.0]))
+    assert result.kind == "divergent"
+    model = rd.models.henon()
+    params = model.init(jax.random.key(0))
+    result = classify_attractor(model, params, model.initial_state(params))
+    assert result.kind == "chaotic" and result.exponent > 0.3
