@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-SYSTEMS = ("chaotic-lstm", "logistic", "henon")
+SYSTEMS = ("chaotic-lstm", "logistic", "henon", "linear")
 MODELS = ("chaotic-lstm", "lstm", "gru", "rnn", "linear", "logistic", "henon")
 
 
@@ -67,18 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a built-in system, write trajectory.npz and "
         "attractor.png (the states after burn-in).",
     )
-    sim.add_argument("--system", choices=SYSTEMS, default="chaotic-lstm")
-    sim.add_argument(
-        "--variant",
-        choices=("authors", "printed"),
-        default="authors",
-        help="chaotic-lstm weights: the authors' code or the supplement as printed",
-    )
+    _add_system_options(sim)
     sim.add_argument("--steps", type=_int_at_least(1), default=5000)
     sim.add_argument("--burn-in", type=_int_at_least(0), default=100)
-    sim.add_argument("--r", type=float, default=4.0, help="logistic map parameter")
-    sim.add_argument("--a", type=float, default=1.4, help="Hénon parameter a")
-    sim.add_argument("--b", type=float, default=0.3, help="Hénon parameter b")
     _add_common(sim, "results/simulate")
     sim.set_defaults(func=cmd_simulate)
 
@@ -133,7 +124,73 @@ def build_parser() -> argparse.ArgumentParser:
     smooth.add_argument("--seed", type=int, default=0)
     _add_common(smooth, "results/smoothness")
     smooth.set_defaults(func=cmd_smoothness)
+
+    lyap = sub.add_parser(
+        "lyapunov",
+        help="Lyapunov spectrum and attractor of a system",
+        description="The k leading Lyapunov exponents by the QR method (with the "
+        "two-trajectory estimate of the largest as a cross-check), their "
+        "convergence, and the attractor coloured by the local expansion rate.",
+    )
+    _add_system_options(lyap)
+    lyap.add_argument("--steps", type=_int_at_least(2), default=10_000)
+    lyap.add_argument("--burn-in", type=_int_at_least(0), default=1000)
+    lyap.add_argument("--k", type=_int_at_least(1), help="exponents (default: all)")
+    _add_common(lyap, "results/lyapunov")
+    lyap.set_defaults(func=cmd_lyapunov)
+
+    fixed = sub.add_parser(
+        "fixed-points",
+        help="fixed points and cycles under a constant input",
+        description="Fixed points and cycles of x = f^k(x, u) by Newton's method "
+        "from many initial states, with their eigenvalues and stability.",
+    )
+    _add_system_options(fixed)
+    fixed.add_argument("--starts", type=_int_at_least(1), default=64)
+    fixed.add_argument(
+        "--std", type=_positive_float, default=1.0, help="spread of the starts"
+    )
+    fixed.add_argument("--max-period", type=_int_at_least(1), default=4)
+    _add_common(fixed, "results/fixed-points")
+    fixed.set_defaults(func=cmd_fixed_points)
     return parser
+
+
+def _add_system_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--system",
+        choices=SYSTEMS,
+        default="chaotic-lstm",
+        help="built-in system (ignored with --model)",
+    )
+    p.add_argument(
+        "--variant",
+        choices=("authors", "printed"),
+        default="authors",
+        help="chaotic-lstm weights: the authors' code or the supplement as printed",
+    )
+    p.add_argument("--r", type=float, default=4.0, help="logistic map parameter")
+    p.add_argument("--a", type=float, default=1.4, help="Hénon parameter a")
+    p.add_argument("--b", type=float, default=0.3, help="Hénon parameter b")
+    _add_model_options(p, default=None)
+    p.add_argument(
+        "--input",
+        type=_floats,
+        help="constant input u: one value for every input, or U1,U2,... (default 0)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(abs(v) < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected finite numbers X or X1,X2,..., got {text!r}"
+        )
+    return values
 
 
 def _lengths(text: str) -> tuple[int, ...]:
@@ -260,16 +317,51 @@ def build_system(name: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
     if name == "chaotic-lstm":
         return chaotic_lstm(args.variant)
+    import jax
+    import jax.numpy as jnp
+
     if name == "logistic":
         model = rd.models.logistic(args.r)
     elif name == "henon":
         model = rd.models.henon(args.a, args.b)
+    elif name == "linear":
+        # x' = A x with A random (--seed), scaled to spectral radius 0.9: its
+        # Lyapunov exponents are log|eig A|, a check anyone can redo.
+        n = getattr(args, "hidden", 4)
+        model = rd.models.linear(n, 0, 1)
+        params = model.init(jax.random.key(args.seed))
+        a = jax.random.normal(jax.random.key(args.seed), (n, n), params.a.dtype)
+        a = a * (0.9 / jnp.max(jnp.abs(jnp.linalg.eigvals(a))))
+        params = params._replace(a=a)
+        return model, params, jnp.ones(n, a.dtype)
     else:  # argparse's choices make this unreachable
         raise UsageError(f"unknown system {name!r}")
-    import jax
-
     params = model.init(jax.random.key(0))
     return model, params, model.initial_state(params)
+
+
+def system_from_args(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
+    """Return ``(model, params, x0, name)``: ``--model`` if given, else ``--system``."""
+    if args.model is not None:
+        return model_from_args(args)
+    model, params, x0 = build_system(args.system, args)
+    variant = f" ({args.variant})" if args.system == "chaotic-lstm" else ""
+    return model, params, x0, args.system + variant
+
+
+def constant_input(args: argparse.Namespace, model: Any, dtype: Any) -> Any:
+    """Return ``--input`` as an array of shape ``(input_size,)`` (zeros if absent)."""
+    import jax.numpy as jnp
+
+    m = model.input_size
+    values = args.input or (0.0,)
+    if m == 0 and args.input:
+        raise UsageError("--input given, but this model takes no input")
+    if len(values) not in (1, m):
+        raise UsageError(
+            f"--input must hold 1 or {m} values (the input size), got {len(values)}"
+        )
+    return jnp.broadcast_to(jnp.asarray(values, dtype), (m,))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -288,8 +380,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     import rnn_dyn as rd
 
-    model, params, x0 = build_system(args.system, args)
-    us = jnp.zeros((args.steps, model.input_size), x0.dtype)
+    model, params, x0, name = system_from_args(args)
+    u = constant_input(args, model, x0.dtype)
+    us = jnp.broadcast_to(u, (args.steps, model.input_size))
+    chaotic = args.model is None and args.system == "chaotic-lstm"
     start = time.perf_counter()
     states, outputs = jax.block_until_ready(
         jax.jit(rd.simulate, static_argnums=0)(model, params, x0, us)
@@ -310,18 +404,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not args.no_plot and finite.any():
         from rnn_dyn import plotting
 
-        title = args.system + (
-            f" ({args.variant})" if args.system == "chaotic-lstm" else ""
-        )
         ax = plotting.attractor(
             kept[finite],
-            title=title,
-            labels=("$h_1$", "$h_2$") if args.system == "chaotic-lstm" else None,
+            title=name,
+            labels=("$h_1$", "$h_2$") if chaotic else None,
         )
         files.append(plotting.save_figure(ax.figure, out / "attractor.png"))
     summary = {
-        "system": args.system,
-        "variant": args.variant if args.system == "chaotic-lstm" else None,
+        "system": args.model or args.system,
+        "variant": args.variant if chaotic else None,
         "steps": args.steps,
         "burn_in": args.burn_in,
         "dtype": str(states.dtype),
@@ -334,7 +425,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     _emit(
         args,
         summary,
-        f"simulated {args.system} for {args.steps} steps in {seconds:.2f} s "
+        f"simulated {name} for {args.steps} steps in {seconds:.2f} s "
         f"({summary['nonfinite_steps']} non-finite after burn-in); "
         f"wrote {', '.join(str(f) for f in files)}",
     )
@@ -597,6 +688,184 @@ def cmd_smoothness(args: argparse.Namespace) -> int:
         f"L_V {report.growth_L_V.kind}, L'_V {report.growth_L_V_grad.kind}; "
         f"wrote {out}",
     )
+    return 0
+
+
+def cmd_lyapunov(args: argparse.Namespace) -> int:
+    """Lyapunov spectrum, its convergence and the attractor of a system."""
+    from rnn_dyn._io import prepare_out_dir, save_json, save_npz
+
+    out = prepare_out_dir(args.out)
+    _setup_jax(args)
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import rnn_dyn as rd
+    from rnn_dyn.lyapunov import kaplan_yorke_dimension
+
+    model, params, x0, name = system_from_args(args)
+    n = model.state_size
+    if args.k is not None and args.k > n:
+        raise UsageError(f"--k must be at most the state size {n}, got {args.k}")
+    u = constant_input(args, model, x0.dtype)
+    us = jnp.broadcast_to(u, (args.burn_in + args.steps, model.input_size))
+    key = jax.random.key(args.seed)
+    start = time.perf_counter()
+    spec = rd.lyapunov_spectrum(
+        model, params, x0, us, burn_in=args.burn_in, k=args.k, key=key
+    )
+    two = rd.largest_lyapunov_exponent(model, params, x0, us, burn_in=args.burn_in)
+    window = min(args.steps, 5000)
+    kind = rd.classify_attractor(
+        model,
+        params,
+        x0,
+        u,
+        n_steps=window,
+        burn_in=args.burn_in,
+        max_period=min(64, window - 1),
+        key=key,
+    )
+    states = np.asarray(rd.simulate(model, params, x0, us).states[args.burn_in :])
+    seconds = time.perf_counter() - start
+    exponents = np.asarray(spec.exponents)
+    summary: dict[str, Any] = {
+        "system": name,
+        "steps": args.steps,
+        "burn_in": args.burn_in,
+        "k": int(exponents.size),
+        "input": np.asarray(u).tolist(),
+        "dtype": str(exponents.dtype),
+        "exponents": exponents.tolist(),
+        "stderr": np.asarray(spec.stderr).tolist(),
+        "sum": float(exponents.sum()),
+        "kaplan_yorke_dimension": kaplan_yorke_dimension(exponents),
+        "two_trajectory": {
+            "exponent": float(two.exponents[0]),
+            "stderr": float(two.stderr[0]),
+        },
+        "attractor": kind.kind,
+        "period": kind.period,
+        "nonfinite_steps": int(spec.nonfinite_steps),
+        "seconds": round(seconds, 3),
+    }
+    if args.model is None and args.system == "linear":
+        eig = np.linalg.eigvals(np.asarray(params.a))
+        summary["expected"] = np.sort(np.log(np.abs(eig)))[::-1][: exponents.size]
+        summary["expected"] = summary["expected"].tolist()
+    files = [
+        save_npz(
+            out / "lyapunov.npz",
+            exponents=exponents,
+            stderr=spec.stderr,
+            history=spec.history,
+            local_rates=spec.local_rates,
+            states=states,
+        )
+    ]
+    if not args.no_plot:
+        from rnn_dyn import plotting
+
+        ax = plotting.lyapunov_convergence(spec.history, title=name)
+        files.append(plotting.save_figure(ax.figure, out / "convergence.png"))
+        finite = np.all(np.isfinite(states), axis=1)
+        rate = np.asarray(spec.local_rates)[:, 0]
+        if finite.any():
+            ax = plotting.attractor(
+                states[finite][-20_000:],
+                title=f"{name}: {kind.kind}",
+                color=rate[finite][-20_000:],
+                color_label=r"local expansion rate $\log|R_{11}|$",
+            )
+            files.append(plotting.save_figure(ax.figure, out / "attractor.png"))
+    summary["files"] = [str(f) for f in files] + [str(out / "lyapunov.json")]
+    save_json(out / "lyapunov.json", summary)
+    shown = ", ".join(
+        f"{e:.4g} ± {s:.1g}" for e, s in zip(exponents, summary["stderr"], strict=True)
+    )
+    period = f" (period {kind.period})" if kind.period else ""
+    _emit(
+        args,
+        summary,
+        f"{name}: λ = {shown}; {kind.kind}{period}; "
+        f"{summary['nonfinite_steps']} non-finite steps; wrote {out}",
+    )
+    return 0
+
+
+def cmd_fixed_points(args: argparse.Namespace) -> int:
+    """Fixed points and cycles of a system under a constant input."""
+    from rnn_dyn._io import prepare_out_dir, save_json, save_npz
+
+    out = prepare_out_dir(args.out)
+    _setup_jax(args)
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import rnn_dyn as rd
+
+    model, params, x0, name = system_from_args(args)
+    u = constant_input(args, model, x0.dtype)
+    # Starts: a Gaussian cloud around x0, and points of the trajectory from
+    # x0 (near whatever it settles into).
+    n_cloud = (args.starts + 1) // 2
+    cloud = x0 + args.std * jax.random.normal(
+        jax.random.key(args.seed), (n_cloud, model.state_size), x0.dtype
+    )
+    us = jnp.broadcast_to(u, (2000, model.input_size))
+    states = rd.simulate(model, params, x0, us).states
+    along = states[jnp.linspace(0, 1999, args.starts - n_cloud).astype(int)]
+    starts = jnp.concatenate([cloud, along])
+    start = time.perf_counter()
+    found = rd.cycles(model, params, u, starts, max_period=args.max_period)
+    seconds = time.perf_counter() - start
+    cycles = []
+    arrays: dict[str, Any] = {"starts": starts, "input": u}
+    for result in found:
+        k = result.period
+        arrays[f"points_{k}"] = result.points
+        arrays[f"eigenvalues_{k}"] = result.eigenvalues
+        for i, label in enumerate(result.stability):
+            eig = np.asarray(result.eigenvalues[i])
+            cycles.append(
+                {
+                    "period": k,
+                    "points": np.asarray(result.points[i]).tolist(),
+                    "stability": label,
+                    "spectral_radius": float(result.spectral_radius[i]),
+                    "eigenvalues": [[float(z.real), float(z.imag)] for z in eig],
+                    "starts": int(result.counts[i]),
+                }
+            )
+    summary = {
+        "system": name,
+        "input": np.asarray(u).tolist(),
+        "starts": int(starts.shape[0]),
+        "max_period": args.max_period,
+        "cycles": cycles,
+        "diverged": [r.num_diverged for r in found],
+        "stalled": [r.num_stalled for r in found],
+        "seconds": round(seconds, 3),
+    }
+    files = [save_npz(out / "fixed_points.npz", **arrays)]
+    if not args.no_plot:
+        from rnn_dyn import plotting
+
+        kept = np.asarray(states[200:])
+        kept = kept[np.all(np.isfinite(kept), axis=1)]
+        ax = plotting.attractor(kept, title=f"{name}: fixed points and cycles")
+        for result in found:
+            plotting.mark_cycles(ax, result.points, result.stability)
+        files.append(plotting.save_figure(ax.figure, out / "fixed_points.png"))
+    summary["files"] = [str(f) for f in files] + [str(out / "fixed_points.json")]
+    save_json(out / "fixed_points.json", summary)
+    counts = ", ".join(
+        f"{sum(c['period'] == k for c in cycles)} of period {k}"
+        for k in range(1, args.max_period + 1)
+    )
+    _emit(args, summary, f"{name}: cycles found: {counts}; wrote {out}")
     return 0
 
 

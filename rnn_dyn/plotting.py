@@ -26,6 +26,8 @@ def attractor(
     ax: Axes | None = None,
     labels: tuple[str, str] | None = None,
     title: str | None = None,
+    color: np.ndarray | None = None,
+    color_label: str | None = None,
 ) -> Axes:
     """Draw a state trajectory in the plane of two coordinates, as points.
 
@@ -38,20 +40,39 @@ def attractor(
         ax: Axes to draw into; a new figure if None. (Keyword only.)
         labels: Axis labels. (Keyword only.)
         title: Axes title. (Keyword only.)
+        color: A value per state, e.g. the local expansion rate, drawn on a
+            diverging colour scale centred on 0; black if None. (Keyword only.)
+        color_label: Colour bar label. (Keyword only.)
 
     Returns:
         The Axes.
     """
+    from matplotlib import colors
+
     states = np.asarray(states, dtype=float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+        _, ax = plt.subplots(
+            figsize=(5.5 if color is not None else 5, 5), layout="constrained"
+        )
     if states.shape[1] == 1:
         x, y = states[:-1, 0], states[1:, 0]
         labels = labels or ("$x_t$", "$x_{t+1}$")
+        color = None if color is None else np.asarray(color)[:-1]
     else:
         x, y = states[:, dims[0]], states[:, dims[1]]
         labels = labels or (f"$x_{{{dims[0] + 1}}}$", f"$x_{{{dims[1] + 1}}}$")
-    ax.scatter(x, y, s=0.5, c="k", alpha=0.6, linewidths=0, rasterized=True)
+    style: dict[str, Any] = {"s": 0.5 if color is None else 1.5, "alpha": 0.6}
+    style["linewidths"] = 0
+    if color is None:
+        ax.scatter(x, y, c="k", rasterized=True, **style)
+    else:
+        c = np.asarray(color, float)
+        top = float(np.nanmax(np.abs(c[np.isfinite(c)]), initial=1e-12))
+        norm = colors.TwoSlopeNorm(0.0, -top, top)
+        points = ax.scatter(
+            x, y, c=c, cmap="coolwarm", norm=norm, rasterized=True, **style
+        )
+        ax.figure.colorbar(points, ax=ax, label=color_label)
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     if title:
@@ -229,3 +250,70 @@ def smoothness_curves(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def mark_cycles(
+    ax: Axes,
+    points: np.ndarray,
+    stability: tuple[str, ...],
+    *,
+    dims: tuple[int, int] = (0, 1),
+) -> Axes:
+    """Mark fixed points and cycles on an `attractor` plot.
+
+    Stable points are filled, the others hollow; a cycle's points are joined
+    in orbit order. A one-dimensional state is marked on the return map.
+
+    Args:
+        ax: Axes drawn by `attractor`.
+        points: Cycles, shape `(c, k, n)`, as in `rnn_dyn.FixedPoints`.
+        stability: One label per cycle.
+        dims: The two coordinates drawn. (Keyword only.)
+
+    Returns:
+        The Axes.
+    """
+    points = np.asarray(points, float)
+    for cycle, label in zip(points, stability, strict=True):
+        if cycle.shape[1] == 1:  # on the return map (x_t, x_{t+1})
+            x, y = cycle[:, 0], np.roll(cycle[:, 0], -1)
+        else:
+            x, y = cycle[:, dims[0]], cycle[:, dims[1]]
+        face = "C3" if label == "stable" else "none"
+        ax.plot(np.append(x, x[0]), np.append(y, y[0]), "-", c="C3", lw=0.6)
+        ax.plot(x, y, "o", mfc=face, mec="C3", ms=6, label=label)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
+    return ax
+
+
+def lyapunov_convergence(
+    history: np.ndarray, *, title: str | None = None, ax: Axes | None = None
+) -> Axes:
+    """Draw the running estimates of the Lyapunov exponents against the step.
+
+    Args:
+        history: Running estimates, shape `(t, k)`
+            (`rnn_dyn.LyapunovSpectrum.history`).
+        title: Axes title. (Keyword only.)
+        ax: Axes to draw into; a new figure if None. (Keyword only.)
+
+    Returns:
+        The Axes.
+    """
+    history = np.asarray(history, float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    steps = np.arange(1, history.shape[0] + 1)
+    for i in range(history.shape[1]):
+        ax.plot(steps, history[:, i], lw=1, label=rf"$\lambda_{{{i + 1}}}$")
+    ax.axhline(0, c="k", lw=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("steps averaged")
+    ax.set_ylabel("exponent (nats / step)")
+    ax.legend(fontsize=8, ncol=max(1, history.shape[1] // 8))
+    if title:
+        ax.set_title(title)
+    return ax
