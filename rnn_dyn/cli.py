@@ -767,7 +767,7 @@ def cmd_lyapunov(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from rnn_dyn import plotting
 
-        ax = plotting.lyapunov_convergence(spec.history, title=name)
+        ax = plotting.lyapunov_convergence(np.asarray(spec.history), title=name)
         files.append(plotting.save_figure(ax.figure, out / "convergence.png"))
         finite = np.all(np.isfinite(states), axis=1)
         rate = np.asarray(spec.local_rates)[:, 0]
@@ -811,7 +811,7 @@ def cmd_fixed_points(args: argparse.Namespace) -> int:
     # Starts: a Gaussian cloud around x0, and points of the trajectory from
     # x0 (near whatever it settles into).
     n_cloud = (args.starts + 1) // 2
-    cloud = x0 + args.std * jax.random.normal(
+    cloud = x0[None] + args.std * jax.random.normal(
         jax.random.key(args.seed), (n_cloud, model.state_size), x0.dtype
     )
     us = jnp.broadcast_to(u, (2000, model.input_size))
@@ -857,7 +857,7 @@ def cmd_fixed_points(args: argparse.Namespace) -> int:
         kept = kept[np.all(np.isfinite(kept), axis=1)]
         ax = plotting.attractor(kept, title=f"{name}: fixed points and cycles")
         for result in found:
-            plotting.mark_cycles(ax, result.points, result.stability)
+            plotting.mark_cycles(ax, np.asarray(result.points), result.stability)
         files.append(plotting.save_figure(ax.figure, out / "fixed_points.png"))
     summary["files"] = [str(f) for f in files] + [str(out / "fixed_points.json")]
     save_json(out / "fixed_points.json", summary)

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._types import Input, Params
 from ._validate import check_params, check_state
@@ -284,7 +284,7 @@ def _two_trajectory_rates(model, params, x0s, us, dirs, d0, burn_in):
     return jax.vmap(one)(x0s, dirs)
 
 
-def kaplan_yorke_dimension(exponents: Float[Array, " k"]) -> float:
+def kaplan_yorke_dimension(exponents: Float[ArrayLike, " k"]) -> float:
     r"""The Kaplan–Yorke (Lyapunov) dimension of an attractor.
 
     D = j + (λ₁ + … + λ_j) / |λ_{j+1}| with j the largest index whose partial

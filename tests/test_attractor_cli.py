@@ -1,0 +1,106 @@
+"""`rnn-dyn lyapunov` and `rnn-dyn fixed-points` against closed forms."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import rnn_dyn as rd
+from rnn_dyn.cli import main
+
+
+def run(capsys, *args):
+    code = main([*args, "--x64", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_lyapunov_of_the_logistic_map(tmp_path, capsys):
+    out = tmp_path / "ly"
+    summary = run(
+        capsys, "lyapunov", "--system", "logistic", "--steps", "4000", "--out", str(out)
+    )
+    assert abs(summary["exponents"][0] - np.log(2)) < 0.02
+    assert abs(summary["two_trajectory"]["exponent"] - np.log(2)) < 0.02
+    assert summary["attractor"] == "chaotic" and summary["period"] is None
+    assert summary["nonfinite_steps"] == 0 and summary["steps"] == 4000
+    with np.load(out / "lyapunov.npz") as data:
+        np.testing.assert_allclose(data["exponents"], summary["exponents"])
+        assert data["history"].shape == (4000, 1)
+        assert data["states"].shape == (4000, 1)
+    assert {p.name for p in out.iterdir()} == {
+        "lyapunov.npz",
+        "lyapunov.json",
+        "convergence.png",
+        "attractor.png",
+    }
+
+
+def test_lyapunov_of_the_linear_system_is_log_abs_eigenvalues(tmp_path, capsys):
+    summary = run(
+        capsys,
+        *("lyapunov", "--system", "linear", "--hidden", "4", "--steps", "3000"),
+        *("--k", "2", "--no-plot", "--out", str(tmp_path)),
+    )
+    assert len(summary["exponents"]) == 2 == len(summary["expected"])
+    # Complex pairs make the average converge like 1/T, hence the tolerance.
+    np.testing.assert_allclose(summary["exponents"], summary["expected"], atol=2e-3)
+    assert summary["attractor"] == "fixed-point"
+
+
+def test_fixed_points_of_the_logistic_map_at_r32(tmp_path, capsys):
+    r = 3.2
+    summary = run(
+        capsys,
+        *("fixed-points", "--system", "logistic", "--r", str(r)),
+        *("--max-period", "2", "--std", "0.2", "--out", str(tmp_path)),
+    )
+    by_period = {k: [c for c in summary["cycles"] if c["period"] == k] for k in (1, 2)}
+    fixed = sorted(c["points"][0][0] for c in by_period[1])
+    np.testing.assert_allclose(fixed, [0.0, 1 - 1 / r], atol=1e-10)
+    assert all(c["stability"] == "unstable" for c in by_period[1])
+    (cycle,) = by_period[2]
+    root = np.sqrt((r - 3) * (r + 1))
+    expected = sorted([(r + 1 - root) / (2 * r), (r + 1 + root) / (2 * r)])
+    np.testing.assert_allclose(sorted(p[0] for p in cycle["points"]), expected)
+    assert cycle["stability"] == "stable"
+    np.testing.assert_allclose(cycle["spectral_radius"], abs(-(r**2) + 2 * r + 4))
+    with np.load(tmp_path / "fixed_points.npz") as data:
+        assert data["points_2"].shape == (1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lyapunov", "--system", "logistic", "--k", "2"], "--k must be at most"),
+        (["lyapunov", "--system", "logistic", "--input", "1"], "takes no input"),
+        (["lyapunov", "--model", "rnn", "--input", "1,2"], "--input must hold 1"),
+        (["lyapunov", "--input", "x"], "--input: expected finite numbers"),
+        (["lyapunov", "--steps", "1"], "--steps: expected an integer >= 2"),
+        (["lyapunov", "--system", "lorenz"], "invalid choice: 'lorenz'"),
+        (["fixed-points", "--std", "0"], "--std: expected a positive number"),
+        (["fixed-points", "--max-period", "0"], "--max-period: expected an integer"),
+        (["fixed-points", "--params", "/nonexistent.npz", "--model", "rnn"], "cannot"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(args, message, capsys, tmp_path):
+    out = tmp_path / "x"
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main([*args, "--out", str(out)]))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_lyapunov_of_a_saved_model_with_nan_weights_exits_2(tmp_path, capsys):
+    model = rd.models.gru(1, 3, readout=1)
+    params = model.init(jax.random.key(0))
+    rd.save_params(tmp_path / "p.npz", params._replace(bias_hh=params.bias_hh * np.inf))
+    args = ["lyapunov", "--model", "gru", "--hidden", "3", "--params"]
+    assert main([*args, str(tmp_path / "p.npz"), "--out", str(tmp_path / "x")]) == 2
+    assert (
+        "must be finite: .bias_hh holds 9 non-finite values" in capsys.readouterr().err
+    )
