@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -869,13 +870,27 @@ def cmd_fixed_points(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line_warning(command: str) -> Callable[..., None]:
+    """Return a `warnings.showwarning` that prints each message once, on one line."""
+    seen: set[str] = set()
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        if str(message) not in seen:
+            seen.add(str(message))
+            print(f"rnn-dyn {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rnn-dyn`` command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return func(args)
     except (UsageError, ValueError) as err:
         print(f"rnn-dyn {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -96,8 +96,8 @@ def _warn_float32(dtype: Any, n_steps: int) -> None:
     if jnp.dtype(dtype) == jnp.float32 and n_steps > FLOAT32_WARN_STEPS:
         warnings.warn(
             f"Lyapunov exponents over {n_steps} steps in float32: a chaotic orbit "
-            "loses every digit within tens of steps; enable float64 "
-            "(jax.config.update('jax_enable_x64', True)) for trustworthy numbers",
+            "loses every digit within tens of steps; use float64 for trustworthy "
+            "numbers (jax_enable_x64, or --x64 on the command line)",
             stacklevel=3,
         )
 

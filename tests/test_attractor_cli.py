@@ -104,3 +104,17 @@ def test_lyapunov_of_a_saved_model_with_nan_weights_exits_2(tmp_path, capsys):
     assert (
         "must be finite: .bias_hh holds 9 non-finite values" in capsys.readouterr().err
     )
+
+
+def test_library_warnings_print_once_on_one_line(capsys):
+    import warnings
+
+    from rnn_dyn.cli import _one_line_warning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _one_line_warning("lyapunov")
+        for _ in range(2):
+            warnings.warn("float32 over 20000 steps", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert err == "rnn-dyn lyapunov: warning: float32 over 20000 steps\n"
