@@ -315,7 +315,7 @@ class Attractor(NamedTuple):
     Attributes:
         kind: ``"fixed-point"``, ``"periodic"``, ``"quasi-periodic"``,
             ``"chaotic"``, ``"divergent"``, or ``"unresolved"`` (contracting,
-            λ₁ < 0, but not yet on a cycle: lengthen the burn-in).
+            λ₁ < 0, but no stable cycle found: lengthen the burn-in).
         period: The minimal period for fixed points (1) and cycles, else None.
         exponent: λ₁ along the measured window (NaN when divergent).
         stderr: Its standard error.
@@ -351,8 +351,11 @@ def classify_attractor(
        that ‖x_{t+p} − x_t‖ ≤ ``tol``·(1 + max‖x‖) over the window;
     3. otherwise by λ₁ (QR method on the same window): ``chaotic`` if
        λ₁ > max(``exponent_tol``, 3·stderr), ``quasi-periodic`` if
-       |λ₁| ≤ that margin, ``unresolved`` below it (a slowly contracting
-       transient).
+       |λ₁| ≤ that margin; below it the orbit is still converging, and
+       Newton's method (`rnn_dyn.fixed_points`) from the last state, at the
+       period with the smallest recurrence gap and its divisors, looks for
+       the stable fixed point or cycle it converges to; ``unresolved`` if
+       none is found.
 
     Args:
         model: The model.
@@ -402,12 +405,20 @@ def classify_attractor(
         return Attractor("fixed-point" if period == 1 else "periodic", period, lam, err)
     margin = max(exponent_tol, 3 * err)
     if lam > margin:
-        kind = "chaotic"
-    elif lam >= -margin:
-        kind = "quasi-periodic"
-    else:
-        kind = "unresolved"
-    return Attractor(kind, None, lam, err)
+        return Attractor("chaotic", None, lam, err)
+    if lam >= -margin:
+        return Attractor("quasi-periodic", None, lam, err)
+    # Contracting but not yet on a cycle: Newton from the last state finishes
+    # the convergence, at the period p whose recurrence gap is smallest or at
+    # a divisor of it (a multiplier near -1 makes 2p recur better than p).
+    from ._fixed_points import fixed_points
+
+    x_end = _settle(model, params, x0, us)[None]
+    best = int(np.nanargmin(gaps)) + 1
+    for p in (d for d in range(1, best + 1) if best % d == 0):
+        if "stable" in fixed_points(model, params, u, x_end, period=p).stability:
+            return Attractor("fixed-point" if p == 1 else "periodic", p, lam, err)
+    return Attractor("unresolved", None, lam, err)
 
 
 @ft.partial(jax.jit, static_argnums=(0, 4, 5))

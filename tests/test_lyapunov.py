@@ -181,3 +181,17 @@ def test_classification_of_linear_and_chaotic_maps():
     params = model.init(jax.random.key(0))
     result = classify_attractor(model, params, model.initial_state(params))
     assert result.kind == "chaotic" and result.exponent > 0.3
+
+
+def test_printed_chaotic_lstm_converges_slowly_to_a_stable_6_cycle():
+    # λ₁ ≈ -0.0017: still far from the cycle after a short burn-in, where the
+    # recurrence test alone cannot see it; Newton finishes the convergence.
+    model, params, x0 = rd.examples.chaotic_lstm("printed")
+    result = classify_attractor(model, params, x0, burn_in=1000, n_steps=2000)
+    assert (result.kind, result.period) == ("periodic", 6)
+    # λ₁ is the log of the cycle's Floquet multiplier, per step.
+    x_late = rd.simulate(model, params, x0, jnp.zeros((20_000, 0))).states[-1]
+    cycle = rd.fixed_points(model, params, jnp.zeros(0), x_late[None], period=6)
+    assert cycle.stability == ("stable",)
+    expected = np.log(float(cycle.spectral_radius[0])) / 6
+    assert abs(result.exponent - expected) < 3e-4
