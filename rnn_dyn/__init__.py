@@ -21,6 +21,10 @@ _EXPORTS = {
     "jacobian_norms": ("._lipschitz", "jacobian_norms"),
     "JacobianNorms": ("._lipschitz", "JacobianNorms"),
     "trajectory_lipschitz": ("._lipschitz", "trajectory_lipschitz"),
+    "entropy": (".entropy", None),
+    "kozachenko_leonenko": (".entropy", "kozachenko_leonenko"),
+    "ensemble_entropy": (".entropy", "ensemble_entropy"),
+    "EnsembleEntropy": (".entropy", "EnsembleEntropy"),
     "lyapunov": (".lyapunov", None),
     "lyapunov_spectrum": (".lyapunov", "lyapunov_spectrum"),
     "largest_lyapunov_exponent": (".lyapunov", "largest_lyapunov_exponent"),
@@ -64,6 +68,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import entropy as entropy
     from . import examples as examples
     from . import landscape as landscape
     from . import lipschitz as lipschitz
@@ -94,6 +99,9 @@ if TYPE_CHECKING:
     from ._simulate import Trajectory as Trajectory
     from ._simulate import cost as cost
     from ._simulate import simulate as simulate
+    from .entropy import EnsembleEntropy as EnsembleEntropy
+    from .entropy import ensemble_entropy as ensemble_entropy
+    from .entropy import kozachenko_leonenko as kozachenko_leonenko
     from .lyapunov import Attractor as Attractor
     from .lyapunov import LyapunovSpectrum as LyapunovSpectrum
     from .lyapunov import classify_attractor as classify_attractor

@@ -118,3 +118,43 @@ def test_library_warnings_print_once_on_one_line(capsys):
             warnings.warn("float32 over 20000 steps", UserWarning, stacklevel=1)
     err = capsys.readouterr().err
     assert err == "rnn-dyn lyapunov: warning: float32 over 20000 steps\n"
+
+
+def test_entropy_of_a_saved_linear_map_follows_theorem_2(tmp_path, capsys):
+    # x' = A x maps a Gaussian to a Gaussian: H_{t+1} − H_t = log|det A|
+    # exactly, below the bound n log ‖A‖₂ (the printed (S3) claims above).
+    model = rd.models.linear(3, 0, 1)
+    params = model.init(jax.random.key(0))
+    q = np.linalg.qr(np.asarray(jax.random.normal(jax.random.key(1), (3, 3))))[0]
+    a = q @ np.diag([1.1, 0.9, 0.7])
+    rd.save_params(tmp_path / "a.npz", params._replace(a=a))
+    summary = run(
+        capsys,
+        *("entropy", "--model", "linear", "--hidden", "3", "--input-size", "0"),
+        *("--params", str(tmp_path / "a.npz"), "--samples", "1000", "--steps", "4"),
+        *("--out", str(tmp_path / "out")),
+    )
+    log_det = np.log(1.1 * 0.9 * 0.7)
+    np.testing.assert_allclose(summary["log_det_mean"], log_det, rtol=1e-12)
+    np.testing.assert_allclose(summary["lipschitz"], 1.1, rtol=1e-12)
+    np.testing.assert_allclose(np.diff(summary["H"]), log_det, atol=0.05)
+    assert summary["violations"] == []
+    assert summary["printed_violations"] == [0, 1, 2, 3]
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "entropy.npz",
+        "entropy.json",
+        "entropy.png",
+    }
+
+
+def test_entropy_bad_flags(capsys, tmp_path):
+    for args, message in [
+        (["--samples", "4"], "--samples: expected an integer >= 8"),
+        (["--samples", "10", "--k", "10"], "--k must be below --samples"),
+        (["--std", "-1"], "--std: expected a positive number"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            raise SystemExit(main(["entropy", *args, "--out", str(tmp_path / "x")]))
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err
