@@ -115,8 +115,9 @@ def _summarise(
     seg = max(1, n_steps // num_segments)
     n_seg = n_steps // seg
     means = rates[:, : n_seg * seg].reshape(rates.shape[0], n_seg, seg, -1).mean(2)
-    stderr = means.std(axis=1, ddof=1) / n_seg**0.5 if n_seg > 1 else None
-    if stderr is None:
+    if n_seg > 1:
+        stderr = means.std(axis=1, ddof=1) / n_seg**0.5
+    else:
         stderr = jnp.full_like(exponents, jnp.nan)
     steps = jnp.arange(1, n_steps + 1, dtype=rates.dtype)[None, :, None]
     history = jnp.cumsum(rates, axis=1) / steps
