@@ -1,0 +1,572 @@
+r"""Training: optax Adam with clipping, several seeds at once, checkpoints, resume.
+
+One epoch is one jitted call: the minibatch steps run in a `lax.scan`, and the
+whole epoch is `jax.vmap`-ed over seeds, so ``seeds=(0, 1, 2, 3)`` trains four
+independent models (each with its own initialisation, batch order, optimiser
+state and learning-rate schedule) for about the price of one on a GPU. A seed's
+run does not depend on which other seeds train beside it.
+
+A run directory holds ``config.json``, ``history.csv`` (one row per epoch and
+seed), ``state.msgpack`` (everything needed to continue, rewritten atomically
+after every epoch), ``params.npz`` (the first seed's parameters, loadable by
+`rnn_dyn.load_params` and ``rnn-dyn landscape|lyapunov|smoothness --params``),
+and, when orbits are recorded, ``orbit.npz`` and ``checkpoints/epoch_NNNN.npz``
+(the parameters at each recorded epoch). With several seeds, ``seed_S/`` holds
+each seed's ``params.npz`` and ``orbit.npz``. ``resume=True`` continues from
+``state.msgpack``: batches and schedules depend only on (seed, epoch), so a
+resumed run ends with exactly the parameters of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools as ft
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import serialization
+from jaxtyping import Array
+
+from . import tasks as tasks_module
+from ._io import atomic_write, save_json, save_params
+from ._losses import resolve_loss
+from ._simulate import _cost, _rollout
+from .models._base import Model
+from .orbit import append_orbit, orbit_outputs
+
+MODELS = ("lstm", "gru", "rnn", "ornn", "slstm")
+SCHEDULES = ("constant", "multistep", "plateau")
+HISTORY_FIELDS = (
+    "epoch",
+    "seed",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "seconds",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved as ``config.json``).
+
+    Attributes:
+        task: ``"sine"`` or ``"symbols"``.
+        model: One of ``MODELS``.
+        hidden: Hidden units.
+        seq_len: Sequence length.
+        epochs: Epochs to train.
+        lr: Initial learning rate of Adam.
+        batch_size: Minibatch size (the last incomplete batch is dropped).
+        clip: Global gradient-norm clip (`optax.clip_by_global_norm`); 0: none.
+        schedule: ``"constant"``, ``"multistep"`` (× ``gamma`` at each
+            milestone epoch) or ``"plateau"`` (× ``factor`` after ``patience``
+            epochs without a better validation loss, `optax.contrib`'s
+            reduce-on-plateau).
+        milestones: Epochs of the multistep schedule.
+        gamma: Factor of the multistep schedule.
+        patience: Patience of the plateau schedule, in epochs.
+        factor: Factor of the plateau schedule.
+        min_lr: Stop once every seed's learning rate is below this.
+        seeds: Seeds trained together (vmapped).
+        data_seed: Seed of the task's data.
+        n_train: Training sequences (None: the task's default).
+        n_val: Validation sequences (None: the task's default).
+        learn_x0: Learn the initial state too (the sine task).
+        orbit_every: Record orbits every k epochs (and at epoch 0); 0: never.
+        orbit_steps: Steps simulated per orbit.
+        orbit_burn_in: Leading steps dropped from each orbit.
+        orbit_inits: Random initial states per constant input.
+        orbit_std: Standard deviation of those initial states.
+        stabilize: ``"clip"`` or ``"authors"``: the slstm projection mode.
+    """
+
+    task: str = "symbols"
+    model: str = "lstm"
+    hidden: int = 50
+    seq_len: int = 100
+    epochs: int = 100
+    lr: float = 1e-3
+    batch_size: int = 100
+    clip: float = 0.25
+    schedule: str = "constant"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    patience: int = 7
+    factor: float = 0.1
+    min_lr: float = 0.0
+    seeds: tuple[int, ...] = (0,)
+    data_seed: int = 0
+    n_train: int | None = None
+    n_val: int | None = None
+    learn_x0: bool = False
+    orbit_every: int = 0
+    orbit_steps: int = 1000
+    orbit_burn_in: int = 900
+    orbit_inits: int = 5
+    orbit_std: float = 100.0
+    stabilize: str = "clip"
+
+    def __post_init__(self) -> None:
+        """Check the values; raise a one-line ValueError naming the bad one."""
+        names = tasks_module.TASKS
+        sizes = {
+            k: getattr(self, k) for k in ("hidden", "seq_len", "epochs", "batch_size")
+        }
+        checks = [
+            (self.task in names, f"task must be one of {names}, got {self.task!r}"),
+            (self.model in MODELS, f"model must be in {MODELS}, got {self.model!r}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (self.stabilize in ("clip", "authors"), "stabilize must be clip|authors"),
+            (min(sizes.values()) >= 1, f"sizes must be >= 1, got {sizes}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.clip >= 0, f"clip must be >= 0, got {self.clip}"),
+            (len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds),
+             f"seeds must be distinct, at least one, got {self.seeds}"),
+            (self.orbit_every >= 0, f"orbit_every must be >= 0: {self.orbit_every}"),
+            (0 <= self.orbit_burn_in < self.orbit_steps,
+             f"orbit_burn_in must be in [0, orbit_steps={self.orbit_steps}), "
+             f"got {self.orbit_burn_in}"),
+            (self.orbit_inits >= 1, f"orbit_inits must be >= 1: {self.orbit_inits}"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the config as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from `to_json`'s dict."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}")
+        data = dict(data)
+        for key in ("milestones", "seeds"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def make_task(config: TrainConfig) -> tasks_module.Task:
+    """Return the task's arrays for ``config``."""
+    sizes = {
+        k: v for k, v in (("n_train", config.n_train), ("n_val", config.n_val)) if v
+    }
+    if config.task == "sine":
+        return tasks_module.sine(config.seq_len, **sizes)
+    return tasks_module.symbols(config.seq_len, seed=config.data_seed, **sizes)
+
+
+def make_model(config: TrainConfig, task: tasks_module.Task) -> Model:
+    """Return the model of ``config``, with a readout to the task's outputs."""
+    from . import models
+
+    factory = getattr(models, config.model)
+    return factory(task.input_size, config.hidden, readout=task.output_size)
+
+
+class TrainState(NamedTuple):
+    """What `fit` carries from epoch to epoch, with a leading seed axis.
+
+    Attributes:
+        params: Model parameters.
+        x0: Initial states `(seeds, n)` (learned with ``learn_x0``).
+        opt_state: The optax state.
+        plateau: The reduce-on-plateau state.
+        epoch: Epochs done.
+    """
+
+    params: Any
+    x0: Any
+    opt_state: Any
+    plateau: Any
+    epoch: int
+
+
+class FitResult(NamedTuple):
+    """What `fit` returns.
+
+    Attributes:
+        state: The final `TrainState` (leading seed axis).
+        history: One dict per epoch and seed, with ``HISTORY_FIELDS``.
+        model: The model trained.
+        task: The task's data.
+    """
+
+    state: TrainState
+    history: list[dict[str, Any]]
+    model: Model
+    task: tasks_module.Task
+
+
+def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    adam = optax.inject_hyperparams(optax.adam)(learning_rate=config.lr)
+    if config.clip > 0:
+        return optax.chain(optax.clip_by_global_norm(config.clip), adam)
+    return optax.chain(optax.identity(), adam)
+
+
+def _plateau(config: TrainConfig) -> optax.GradientTransformationExtraArgs:
+    return optax.contrib.reduce_on_plateau(
+        factor=config.factor, patience=config.patience
+    )
+
+
+def init_state(config: TrainConfig, model: Model) -> TrainState:
+    """Initialise parameters, optimiser and schedule states for every seed."""
+    keys = jnp.stack([jax.random.key(s) for s in config.seeds])
+    params = jax.vmap(model.init)(keys)
+    x0 = jax.vmap(model.initial_state)(params)
+    opt_state = jax.vmap(_optimizer(config).init)((params, x0))
+    plateau = jax.vmap(lambda _: _plateau(config).init(jnp.zeros(())))(keys)
+    return TrainState(params, x0, opt_state, plateau, 0)
+
+
+def _learning_rates(config: TrainConfig, state: TrainState) -> np.ndarray:
+    """The learning rate of each seed for the next epoch."""
+    base = config.lr * config.gamma ** sum(m <= state.epoch for m in config.milestones)
+    lr = np.full(
+        len(config.seeds), base if config.schedule == "multistep" else config.lr
+    )
+    if config.schedule == "plateau":
+        lr = lr * np.asarray(state.plateau.scale)
+    return lr
+
+
+def _set_lr(opt_state: Any, lr: Array) -> Any:
+    clip_state, adam_state = opt_state
+    hyper = dict(adam_state.hyperparams, learning_rate=lr)
+    return clip_state, adam_state._replace(hyperparams=hyper)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 1))
+def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
+    """One epoch for one seed: shuffled minibatch steps in a scan."""
+    config, loss_fn = statics
+    n_batches = us.shape[0] // min(config.batch_size, us.shape[0])
+    size = us.shape[0] // n_batches
+    order = jax.random.permutation(key, us.shape[0])[: n_batches * size]
+    opt = _optimizer(config)
+    opt_state = _set_lr(opt_state, lr)
+
+    def batch_loss(trainable, idx):
+        params, x0 = trainable
+        x0 = x0 if config.learn_x0 else jax.lax.stop_gradient(x0)
+        cost = lambda u, y: _cost(model, params, x0, u, y, loss_fn, 0, config.last_only)
+        return jnp.mean(jax.vmap(cost)(us[idx], ys[idx]))
+
+    def step(carry, idx):
+        trainable, opt_state = carry
+        loss, grads = jax.value_and_grad(batch_loss)(trainable, idx)
+        updates, opt_state = opt.update(grads, opt_state, trainable)
+        params, x0 = optax.apply_updates(trainable, updates)
+        if config.model == "slstm":
+            params = model.stabilize(params, mode=config.stabilize)
+        return ((params, x0), opt_state), loss
+
+    (trainable, opt_state), losses = jax.lax.scan(
+        step, ((params, x0), opt_state), order.reshape(n_batches, size)
+    )
+    return trainable[0], trainable[1], opt_state, jnp.mean(losses)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 1))
+def _evaluate(statics, model, params, x0, us, ys):
+    """Loss and accuracy of one seed on a whole set."""
+    config, loss_fn = statics
+
+    def one(u, y):
+        outputs = _rollout(model, params, x0, u).outputs
+        if config.last_only:
+            logits = outputs[-1]
+            return loss_fn(logits, y), (jnp.argmax(logits) == y).astype(logits.dtype)
+        return jnp.mean(jax.vmap(loss_fn)(outputs, y)), jnp.zeros((), outputs.dtype)
+
+    loss, correct = jax.vmap(one)(us, ys)
+    return jnp.mean(loss), jnp.mean(correct)
+
+
+class _Statics(NamedTuple):
+    """The hashable, static part of the jitted epoch: config and loss."""
+
+    config: Any
+    loss_fn: Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class _EpochConfig:
+    batch_size: int
+    clip: float
+    lr: float
+    learn_x0: bool
+    last_only: bool
+    model: str
+    stabilize: str
+
+
+def fit(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> FitResult:
+    """Train ``config.model`` on ``config.task`` for every seed at once.
+
+    Args:
+        config: The run's `TrainConfig`.
+        out: Run directory; None trains in memory (no files, no orbits kept).
+        resume: Continue the run in ``out`` from its ``state.msgpack``; its
+            ``config.json`` must match ``config`` except for ``epochs``.
+            (Keyword only.)
+        progress: Show a progress bar on stderr. (Keyword only.)
+        on_epoch: Called with each epoch's history rows summary. (Keyword only.)
+
+    Returns:
+        A `FitResult`.
+
+    Raises:
+        ValueError: If ``resume`` finds no run, a corrupted one, or one with a
+            different configuration; or ``out`` holds a run and ``resume`` is
+            False.
+    """
+    task = make_task(config)
+    model = make_model(config, task)
+    loss_fn, _ = resolve_loss(task.loss, task.output_size)
+    ec = _EpochConfig(
+        config.batch_size,
+        config.clip,
+        config.lr,
+        config.learn_x0,
+        task.last_only,
+        config.model,
+        config.stabilize,
+    )
+    statics = _Statics(ec, loss_fn)
+    dtype = jax.tree_util.tree_leaves(model.init(jax.random.key(0)))[0].dtype
+    data = [
+        (
+            jnp.asarray(u, dtype),
+            jnp.asarray(y, jnp.int32 if task.classification else dtype),
+        )
+        for u, y in (
+            (task.train_inputs, task.train_targets),
+            (task.val_inputs, task.val_targets),
+        )
+    ]
+    state = init_state(config, model)
+    history: list[dict[str, Any]] = []
+    run = Path(out) if out is not None else None
+    if run is not None:
+        state, history = _open_run(run, config, state, resume)
+    epoch_fn = jax.vmap(
+        ft.partial(_epoch, statics, model), in_axes=(0, 0, 0, 0, 0, None, None)
+    )
+    eval_fn = jax.vmap(
+        ft.partial(_evaluate, statics, model), in_axes=(0, 0, None, None)
+    )
+    recorder = _OrbitRecorder(config, model, task, run, dtype)
+    if run is not None and state.epoch == 0 and config.orbit_every:
+        recorder.record(state, 0)
+    bar = _progress(config.epochs, state.epoch, progress)
+    try:
+        while state.epoch < config.epochs:
+            lr = _learning_rates(config, state)
+            if config.schedule == "plateau" and np.all(lr < config.min_lr):
+                break
+            start = time.perf_counter()
+            keys = jnp.stack(
+                [
+                    jax.random.fold_in(jax.random.key(s), state.epoch + 1)
+                    for s in config.seeds
+                ]
+            )
+            params, x0, opt_state, train_loss = epoch_fn(
+                state.params,
+                state.x0,
+                state.opt_state,
+                jnp.asarray(lr, dtype),
+                keys,
+                *data[0],
+            )
+            train_eval = eval_fn(params, x0, *data[0])
+            val_loss, val_acc = eval_fn(params, x0, *data[1])
+            plateau = state.plateau
+            if config.schedule == "plateau":
+                zeros = jnp.zeros(len(config.seeds), val_loss.dtype)
+                plateau = jax.vmap(
+                    lambda s, v, z: _plateau(config).update(z, s, value=v)[1]
+                )(plateau, val_loss, zeros)
+            state = TrainState(params, x0, opt_state, plateau, state.epoch + 1)
+            seconds = time.perf_counter() - start
+            rows = [
+                {
+                    "epoch": state.epoch,
+                    "seed": seed,
+                    "train_loss": float(train_loss[i]),
+                    "train_acc": float(train_eval[1][i])
+                    if task.classification
+                    else math.nan,
+                    "val_loss": float(val_loss[i]),
+                    "val_acc": float(val_acc[i]) if task.classification else math.nan,
+                    "lr": float(lr[i]),
+                    "seconds": seconds,
+                }
+                for i, seed in enumerate(config.seeds)
+            ]
+            history.extend(rows)
+            if run is not None:
+                if config.orbit_every and state.epoch % config.orbit_every == 0:
+                    recorder.record(state, state.epoch)
+                _save_run(run, config, model, state, history)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{rows[0]['train_loss']:.4g}")
+            if on_epoch is not None:
+                on_epoch(rows[0])
+    finally:
+        if bar is not None:
+            bar.close()
+    return FitResult(state, history, model, task)
+
+
+def _progress(total: int, done: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="epoch", file=sys.stderr, leave=False)
+
+
+# Run directories -------------------------------------------------------------
+
+
+def _open_run(
+    run: Path, config: TrainConfig, template: TrainState, resume: bool
+) -> tuple[TrainState, list[dict[str, Any]]]:
+    """Create a new run directory, or load the one to resume."""
+    state_file = run / "state.msgpack"
+    if not resume:
+        if state_file.exists():
+            raise ValueError(
+                f"{run} already holds a run; pass --resume to continue it or "
+                "choose another --out"
+            )
+        run.mkdir(parents=True, exist_ok=True)
+        save_json(run / "config.json", config.to_json())
+        return template, []
+    if not state_file.exists():
+        raise ValueError(f"cannot resume: {run} holds no state.msgpack")
+    try:
+        saved = TrainConfig.from_json(json.loads((run / "config.json").read_text()))
+        state = serialization.from_bytes(template, state_file.read_bytes())
+        history = _read_history(run / "history.csv")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"cannot resume: {run} is corrupted ({err})") from None
+    if dataclasses.replace(saved, epochs=config.epochs) != config:
+        raise ValueError(
+            f"cannot resume: {run}/config.json differs from the requested run "
+            "(only epochs may change)"
+        )
+    state = state._replace(epoch=int(state.epoch))
+    if len(history) != state.epoch * len(config.seeds):
+        raise ValueError(
+            f"cannot resume: {run}/history.csv has {len(history)} rows for "
+            f"{state.epoch} epochs"
+        )
+    save_json(run / "config.json", config.to_json())  # epochs may have grown
+    return state, history
+
+
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ints = ("epoch", "seed")
+    return [{k: int(v) if k in ints else float(v) for k, v in r.items()} for r in rows]
+
+
+def _save_run(
+    run: Path, config: TrainConfig, model: Model, state: TrainState, history: list
+) -> None:
+    """Write history, parameters and the resumable state, each atomically."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, HISTORY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(run / "history.csv", lambda fh: fh.write(text.getvalue().encode()))
+    for i, seed in enumerate(config.seeds):
+        params = jax.tree_util.tree_map(lambda a, i=i: np.asarray(a[i]), state.params)
+        targets = [run] if i == 0 else []
+        if len(config.seeds) > 1:
+            targets.append(run / f"seed_{seed}")
+        for target in targets:
+            target.mkdir(exist_ok=True)
+            save_params(target / "params.npz", params)
+    data = serialization.to_bytes(state)
+    # The state goes last: a run killed before this line resumes from the
+    # previous epoch, and redoes this one identically.
+    atomic_write(run / "state.msgpack", lambda fh: fh.write(data))
+
+
+class _OrbitRecorder:
+    """Records orbits under the task's constant inputs at chosen epochs."""
+
+    def __init__(self, config, model, task, run, dtype):
+        self.config, self.model, self.run = config, model, run
+        self.inputs = jnp.asarray(task.orbit_inputs, dtype)
+        self.labels = task.orbit_labels
+        key = jax.random.key(config.data_seed + 10_007)
+        shape = (config.orbit_inits, model.state_size)
+        self.inits = config.orbit_std * jax.random.normal(key, shape, dtype)
+
+    def record(self, state: TrainState, epoch: int) -> None:
+        if self.run is None:
+            return
+        config = self.config
+        (self.run / "checkpoints").mkdir(exist_ok=True)
+        all_params = state.params
+        save_params(
+            self.run / "checkpoints" / f"epoch_{epoch:04d}.npz",
+            jax.tree_util.tree_map(np.asarray, all_params),
+        )
+        for i, seed in enumerate(config.seeds):
+            params = jax.tree_util.tree_map(lambda a, i=i: a[i], all_params)
+            outputs = orbit_outputs(
+                self.model,
+                params,
+                self.inputs,
+                self.inits,
+                steps=config.orbit_steps,
+                burn_in=config.orbit_burn_in,
+            )
+            targets = [self.run] if i == 0 else []
+            if len(config.seeds) > 1:
+                targets.append(self.run / f"seed_{seed}")
+            for target in targets:
+                target.mkdir(exist_ok=True)
+                append_orbit(
+                    target / "orbit.npz",
+                    outputs,
+                    epoch,
+                    inputs=self.inputs,
+                    inits=self.inits,
+                    labels=np.asarray(self.labels),
+                )
