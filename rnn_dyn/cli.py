@@ -7,15 +7,18 @@ Errors are one line on stderr with exit code 2; numerics that fail exit 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 SYSTEMS = ("chaotic-lstm", "logistic", "henon", "linear")
 MODELS = ("chaotic-lstm", "lstm", "gru", "rnn", "linear", "logistic", "henon")
+TRAIN_MODELS = ("lstm", "gru", "rnn", "ornn", "slstm")
 
 
 class UsageError(Exception):
@@ -178,6 +181,84 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(ent, "results/entropy")
     ent.set_defaults(func=cmd_entropy)
+
+    train = sub.add_parser(
+        "train",
+        help="train a model on sine or symbols, recording its attractors",
+        description="Train with Adam and gradient clipping, several seeds at once, "
+        "writing config.json, history.csv, params.npz, state.msgpack (for "
+        "--resume) and, with --orbit-every, orbit.npz. --resume continues the "
+        "run in --out with its saved configuration (only --epochs may change).",
+    )
+    train.add_argument("task", choices=("sine", "symbols"))
+    train.add_argument("--model", choices=TRAIN_MODELS, default="lstm")
+    train.add_argument("--hidden", type=_int_at_least(1), help="sine 200, symbols 50")
+    train.add_argument("--seq-len", type=_int_at_least(2), help="sine 400, symbols 100")
+    train.add_argument("--epochs", type=_int_at_least(1), help="default 100")
+    train.add_argument("--lr", type=_positive_float, default=1e-3)
+    train.add_argument(
+        "--batch-size", type=_int_at_least(1), help="sine 10, symbols 100"
+    )
+    train.add_argument("--clip", type=float, default=0.25, help="0: no clipping")
+    train.add_argument(
+        "--schedule", choices=("constant", "multistep", "plateau"), default="constant"
+    )
+    train.add_argument(
+        "--milestones", type=_int_list, default=(), help="multistep epochs E1,E2"
+    )
+    train.add_argument("--gamma", type=_positive_float, default=0.1)
+    train.add_argument("--patience", type=_int_at_least(1), default=7)
+    train.add_argument("--factor", type=_positive_float, default=0.1)
+    train.add_argument("--seeds", type=_int_list, default=(0,), help="S1,S2,...")
+    train.add_argument("--data-seed", type=int, default=0)
+    train.add_argument("--n-train", type=_int_at_least(2))
+    train.add_argument("--n-val", type=_int_at_least(1))
+    train.add_argument(
+        "--learn-x0", action="store_true", help="learn the initial state"
+    )
+    train.add_argument(
+        "--stabilize",
+        choices=("clip", "authors"),
+        default="clip",
+        help="slstm projection: clip columns over the bound, or rescale all",
+    )
+    train.add_argument("--orbit-every", type=_int_at_least(0), default=0)
+    train.add_argument("--orbit-steps", type=_int_at_least(2), default=1000)
+    train.add_argument("--orbit-burn-in", type=_int_at_least(0), default=900)
+    train.add_argument("--orbit-inits", type=_int_at_least(1), default=5)
+    train.add_argument("--orbit-std", type=_positive_float, default=100.0)
+    train.add_argument("--resume", action="store_true")
+    _add_common(train, "results/train")
+    train.set_defaults(func=cmd_train)
+
+    orbit = sub.add_parser(
+        "orbit",
+        help="bifurcation diagram of a training run's attractors",
+        description="Draw the steady-state outputs recorded in RUN_DIR/orbit.npz "
+        "against the epoch (orbit1d), as (epoch, y_t, y_t - y_{t-1}) in 3-D "
+        "(orbit2d, Supp. Figs. 3-4), or against the step (transient).",
+    )
+    orbit.add_argument("run")
+    orbit.add_argument(
+        "--type", choices=("orbit1d", "orbit2d", "transient"), default="orbit1d"
+    )
+    orbit.add_argument("--burn-in", type=_int_at_least(0), default=0,
+                       help="further steps to drop")  # fmt: skip
+    orbit.add_argument("--epochs", type=_epoch_range, help="A:B")
+    orbit.add_argument("--input", type=_int_at_least(0), default=0, help="input index")
+    orbit.add_argument("--output", type=_int_at_least(0), default=0)
+    orbit.add_argument("--init", type=_int_at_least(0), help="one initial state")
+    orbit.add_argument("--out", help="PNG file (default RUN/orbit_TYPE.png)")
+    orbit.set_defaults(func=cmd_orbit, json=False)
+
+    hist = sub.add_parser(
+        "history",
+        help="loss and accuracy curves of a training run",
+        description="Draw RUN_DIR/history.csv: loss and accuracy per epoch and seed.",
+    )
+    hist.add_argument("run")
+    hist.add_argument("--out", help="PNG file (default RUN/history.png)")
+    hist.set_defaults(func=cmd_history, json=False)
     return parser
 
 
@@ -204,6 +285,28 @@ def _add_system_options(p: argparse.ArgumentParser) -> None:
         help="constant input u: one value for every input, or U1,U2,... (default 0)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of random weights")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or len(set(values)) != len(values) or min(values) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected distinct integers >= 0 as N1,N2,..., got {text!r}"
+        )
+    return values
+
+
+def _epoch_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in text.split(":"))
+    except ValueError:
+        low, high = 1, 0
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected A:B with 0 <= A <= B, got {text!r}")
+    return low, high
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -963,6 +1066,159 @@ def cmd_entropy(args: argparse.Namespace) -> int:
         f"H_(t+1) <= H_t + n log L_f, {len(summary['printed_violations'])} of the "
         f"printed (S3); wrote {out}",
     )
+    return 0
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    """The `TrainConfig` of ``rnn-dyn train``: from the flags, or the run to resume."""
+    from rnn_dyn.train import TrainConfig
+
+    if args.resume:
+        path = Path(args.out) / "config.json"
+        try:
+            saved = TrainConfig.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise UsageError(f"cannot resume: {args.out} holds no run") from None
+        except (OSError, ValueError, TypeError) as err:
+            raise UsageError(f"cannot resume: {path} is corrupted ({err})") from None
+        epochs = args.epochs or saved.epochs
+        return dataclasses.replace(saved, epochs=epochs)
+    defaults = {"sine": (200, 400, 10), "symbols": (50, 100, 100)}[args.task]
+    return TrainConfig(
+        task=args.task,
+        model=args.model,
+        hidden=args.hidden or defaults[0],
+        seq_len=args.seq_len or defaults[1],
+        epochs=args.epochs or 100,
+        lr=args.lr,
+        batch_size=args.batch_size or defaults[2],
+        clip=args.clip,
+        schedule=args.schedule,
+        milestones=args.milestones,
+        gamma=args.gamma,
+        patience=args.patience,
+        factor=args.factor,
+        seeds=args.seeds,
+        data_seed=args.data_seed,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        learn_x0=args.learn_x0,
+        orbit_every=args.orbit_every,
+        orbit_steps=args.orbit_steps,
+        orbit_burn_in=args.orbit_burn_in,
+        orbit_inits=args.orbit_inits,
+        orbit_std=args.orbit_std,
+        stabilize=args.stabilize,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train on a task; write the run directory."""
+    if not args.resume:
+        from rnn_dyn._io import prepare_out_dir
+
+        prepare_out_dir(args.out)
+    _setup_jax(args)
+    config = _train_config(args)
+    if args.resume and config.task != args.task:
+        raise UsageError(f"cannot resume: {args.out} is a {config.task} run")
+    from rnn_dyn.train import fit
+
+    start = time.perf_counter()
+    progress = not args.quiet and sys.stderr.isatty()
+    result = fit(config, args.out, resume=args.resume, progress=progress)
+    seconds = time.perf_counter() - start
+    last = [row for row in result.history if row["epoch"] == result.state.epoch]
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc")
+    clean = lambda v: None if v != v else v  # NaN (no accuracy) as null
+    finals = [{k: clean(row[k]) for k in keys} | {"seed": row["seed"]} for row in last]
+    summary = {
+        "task": config.task,
+        "model": config.model,
+        "epochs": result.state.epoch,
+        "seeds": list(config.seeds),
+        "final": finals[0] if finals else None,
+        "final_per_seed": finals,
+        "seconds": round(seconds, 3),
+        "out": str(args.out),
+    }
+    f = finals[0] if finals else {}
+    acc = f" val acc {f['val_acc']:.3f}," if f.get("val_acc") is not None else ""
+    _emit(
+        args,
+        summary,
+        f"{config.model} on {config.task}: {result.state.epoch} epochs, train loss "
+        f"{f.get('train_loss', float('nan')):.4g}, val loss "
+        f"{f.get('val_loss', float('nan')):.4g},{acc} {seconds:.1f} s; "
+        f"wrote {args.out}",
+    )
+    return 0
+
+
+def cmd_orbit(args: argparse.Namespace) -> int:
+    """Draw the recorded orbits of a run as a bifurcation diagram."""
+    import numpy as np
+
+    path = Path(args.run) / "orbit.npz"
+    try:
+        with np.load(path) as data:
+            outputs, epochs = data["outputs"], data["epochs"]
+            labels = data["labels"] if "labels" in data.files else None
+    except (OSError, KeyError, ValueError) as err:
+        raise UsageError(f"cannot read {path}: {err}") from None
+    steps, n_init, n_inputs, n_outputs, _ = outputs.shape
+    for name, value, size in (
+        ("--input", args.input, n_inputs),
+        ("--output", args.output, n_outputs),
+        ("--init", args.init, n_init),
+    ):
+        if value is not None and value >= size:
+            raise UsageError(f"{name} must be below {size}, got {value}")
+    if args.burn_in >= steps - 1:
+        raise UsageError(f"--burn-in must be below {steps - 1}, got {args.burn_in}")
+    keep = np.ones(epochs.size, bool)
+    if args.epochs:
+        keep = (epochs >= args.epochs[0]) & (epochs <= args.epochs[1])
+        if not keep.any():
+            raise UsageError(f"no recorded epoch in {args.epochs[0]}:{args.epochs[1]}")
+    order = np.argsort(epochs[keep])
+    inits = slice(None) if args.init is None else slice(args.init, args.init + 1)
+    values = outputs[args.burn_in :, inits, args.input, args.output][..., keep][
+        ..., order
+    ]
+    from rnn_dyn import plotting
+
+    label = labels[args.input] if labels is not None else f"input {args.input}"
+    fig = plotting.orbit_diagram(
+        epochs[keep][order],
+        values,
+        kind=args.type,
+        ylabel=f"output {args.output}",
+        title=f"{Path(args.run).name}: constant input {label}",
+    )
+    out = Path(args.out) if args.out else Path(args.run) / f"orbit_{args.type}.png"
+    plotting.save_figure(fig, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Draw the loss and accuracy curves of a run."""
+    from rnn_dyn.train import read_history
+
+    path = Path(args.run) / "history.csv"
+    try:
+        history = read_history(path)
+    except (OSError, ValueError, KeyError) as err:
+        raise UsageError(f"cannot read {path}: {err}") from None
+    if not history:
+        raise UsageError(f"{path} has no epochs yet")
+    from rnn_dyn import plotting
+
+    fig = plotting.training_curves(history, title=Path(args.run).name)
+    out = Path(args.out) if args.out else Path(args.run) / "history.png"
+    plotting.save_figure(fig, out)
+    print(f"wrote {out}")
     return 0
 
 

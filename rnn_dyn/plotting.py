@@ -365,3 +365,112 @@ def entropy_curves(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def orbit_diagram(
+    epochs: np.ndarray,
+    values: np.ndarray,
+    *,
+    kind: str = "orbit1d",
+    ylabel: str = "$y_t$",
+    title: str | None = None,
+) -> Figure:
+    """Draw a bifurcation diagram over training epochs (Supp. Figs. 3-4).
+
+    Args:
+        epochs: Epoch of each record, shape `(r,)`.
+        values: Steady-state outputs, shape `(steps, n_init, r)`.
+        kind: ``"orbit1d"``: the values against the epoch; ``"orbit2d"``: a
+            3-D plot of (epoch, y_t, y_t − y_{t−1}); ``"transient"``: the values
+            against the step, one line per record. (Keyword only.)
+        ylabel: Label of the values. (Keyword only.)
+        title: Figure title. (Keyword only.)
+
+    Returns:
+        The Figure. Non-finite values are left out and counted in the title.
+    """
+    epochs = np.asarray(epochs)
+    values = np.asarray(values, float)
+    n_bad = int((~np.isfinite(values)).sum())
+    suffix = f"  ({n_bad} non-finite values left out)" if n_bad else ""
+    if kind == "orbit2d":
+        fig = plt.figure(figsize=(7, 5.5), layout="constrained")
+        ax = fig.add_subplot(projection="3d")
+        diff = values[1:] - values[:-1]
+        for r, epoch in enumerate(epochs):
+            y, d = values[1:, :, r].ravel(), diff[:, :, r].ravel()
+            ok = np.isfinite(y) & np.isfinite(d)
+            ax.scatter(np.full(ok.sum(), epoch), y[ok], d[ok], s=0.5, c="k", alpha=0.5)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_zlabel("first difference")
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+        if kind == "transient":
+            cmap = plt.get_cmap("viridis")
+            for r, epoch in enumerate(epochs):
+                color = cmap(r / max(1, len(epochs) - 1))
+                ax.plot(values[:, 0, r], lw=0.8, color=color, label=f"epoch {epoch}")
+            ax.set_xlabel("step after burn-in")
+            if len(epochs) <= 12:
+                ax.legend(fontsize=7, ncol=2)
+        else:
+            for r, epoch in enumerate(epochs):
+                y = values[:, :, r].ravel()
+                y = y[np.isfinite(y)]
+                ax.plot(np.full(y.size, epoch), y, ",", c="k", alpha=0.6)
+            ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+    fig.suptitle((title or "") + suffix)
+    return fig
+
+
+def training_curves(
+    history: list[dict[str, Any]], *, title: str | None = None
+) -> Figure:
+    """Draw loss and accuracy against the epoch, one line per seed (Supp. Fig. 2).
+
+    Args:
+        history: Rows with ``epoch``, ``seed``, ``train_loss``, ``val_loss``,
+            ``train_acc``, ``val_acc`` (accuracies NaN for regression).
+        title: Figure title. (Keyword only.)
+
+    Returns:
+        The Figure.
+    """
+    seeds = sorted({row["seed"] for row in history})
+    with_acc = any(np.isfinite(row["val_acc"]) for row in history)
+    fig, axes = plt.subplots(
+        1,
+        2 if with_acc else 1,
+        figsize=(11 if with_acc else 6, 4),
+        layout="constrained",
+    )
+    axes = np.atleast_1d(axes)
+    for i, seed in enumerate(seeds):
+        rows = [r for r in history if r["seed"] == seed]
+        epoch = [r["epoch"] for r in rows]
+        for ax, key in zip(axes, ("loss", "acc"), strict=False):
+            ax.plot(
+                epoch,
+                [r[f"train_{key}"] for r in rows],
+                c=f"C{i}",
+                label=f"seed {seed} train",
+            )
+            ax.plot(
+                epoch,
+                [r[f"val_{key}"] for r in rows],
+                "--",
+                c=f"C{i}",
+                label=f"seed {seed} validation",
+            )
+    axes[0].set_ylabel("loss")
+    axes[0].set_yscale("log")
+    if with_acc:
+        axes[1].set_ylabel("accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig

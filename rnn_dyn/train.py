@@ -478,7 +478,7 @@ def _open_run(
     try:
         saved = TrainConfig.from_json(json.loads((run / "config.json").read_text()))
         state = serialization.from_bytes(template, state_file.read_bytes())
-        history = _read_history(run / "history.csv")
+        history = read_history(run / "history.csv")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"cannot resume: {run} is corrupted ({err})") from None
     if dataclasses.replace(saved, epochs=config.epochs) != config:
@@ -496,7 +496,8 @@ def _open_run(
     return state, history
 
 
-def _read_history(path: Path) -> list[dict[str, Any]]:
+def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """Read a run's ``history.csv`` as a list of rows."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     ints = ("epoch", "seed")
