@@ -259,7 +259,7 @@ def _set_lr(opt_state: Any, lr: Array) -> Any:
 @ft.partial(jax.jit, static_argnums=(0, 1))
 def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     """One epoch for one seed: shuffled minibatch steps in a scan."""
-    config, loss_fn = statics
+    config, loss_fn, last_only = statics
     n_batches = us.shape[0] // min(config.batch_size, us.shape[0])
     size = us.shape[0] // n_batches
     order = jax.random.permutation(key, us.shape[0])[: n_batches * size]
@@ -269,13 +269,16 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     def batch_loss(trainable, idx):
         params, x0 = trainable
         x0 = x0 if config.learn_x0 else jax.lax.stop_gradient(x0)
-        cost = lambda u, y: _cost(model, params, x0, u, y, loss_fn, 0, config.last_only)
+        cost = lambda u, y: _cost(model, params, x0, u, y, loss_fn, 0, last_only)
         return jnp.mean(jax.vmap(cost)(us[idx], ys[idx]))
 
     def step(carry, idx):
         trainable, opt_state = carry
         loss, grads = jax.value_and_grad(batch_loss)(trainable, idx)
-        updates, opt_state = opt.update(grads, opt_state, trainable)
+        # optax mixes its int32 step count with float parameters; keep that
+        # working under a strict promotion setting of the caller.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = opt.update(grads, opt_state, trainable)
         params, x0 = optax.apply_updates(trainable, updates)
         if config.model == "slstm":
             params = model.stabilize(params, mode=config.stabilize)
@@ -290,13 +293,14 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
 @ft.partial(jax.jit, static_argnums=(0, 1))
 def _evaluate(statics, model, params, x0, us, ys):
     """Loss and accuracy of one seed on a whole set."""
-    config, loss_fn = statics
+    _, loss_fn, last_only = statics
 
     def one(u, y):
         outputs = _rollout(model, params, x0, u).outputs
-        if config.last_only:
+        if last_only:
             logits = outputs[-1]
-            return loss_fn(logits, y), (jnp.argmax(logits) == y).astype(logits.dtype)
+            correct = jnp.argmax(logits).astype(y.dtype) == y
+            return loss_fn(logits, y), correct.astype(logits.dtype)
         return jnp.mean(jax.vmap(loss_fn)(outputs, y)), jnp.zeros((), outputs.dtype)
 
     loss, correct = jax.vmap(one)(us, ys)
@@ -304,21 +308,11 @@ def _evaluate(statics, model, params, x0, us, ys):
 
 
 class _Statics(NamedTuple):
-    """The hashable, static part of the jitted epoch: config and loss."""
+    """The hashable, static part of the jitted epoch and evaluation."""
 
-    config: Any
+    config: TrainConfig
     loss_fn: Callable
-
-
-@dataclasses.dataclass(frozen=True)
-class _EpochConfig:
-    batch_size: int
-    clip: float
-    lr: float
-    learn_x0: bool
     last_only: bool
-    model: str
-    stabilize: str
 
 
 def fit(
@@ -351,16 +345,7 @@ def fit(
     task = make_task(config)
     model = make_model(config, task)
     loss_fn, _ = resolve_loss(task.loss, task.output_size)
-    ec = _EpochConfig(
-        config.batch_size,
-        config.clip,
-        config.lr,
-        config.learn_x0,
-        task.last_only,
-        config.model,
-        config.stabilize,
-    )
-    statics = _Statics(ec, loss_fn)
+    statics = _Statics(config, loss_fn, task.last_only)
     dtype = jax.tree_util.tree_leaves(model.init(jax.random.key(0)))[0].dtype
     data = [
         (
@@ -412,9 +397,9 @@ def fit(
             plateau = state.plateau
             if config.schedule == "plateau":
                 zeros = jnp.zeros(len(config.seeds), val_loss.dtype)
-                plateau = jax.vmap(
-                    lambda s, v, z: _plateau(config).update(z, s, value=v)[1]
-                )(plateau, val_loss, zeros)
+                update = lambda s, v, z: _plateau(config).update(z, s, value=v)[1]
+                with jax.numpy_dtype_promotion("standard"):  # as for Adam above
+                    plateau = jax.vmap(update)(plateau, val_loss, zeros)
             state = TrainState(params, x0, opt_state, plateau, state.epoch + 1)
             seconds = time.perf_counter() - start
             rows = [
@@ -474,7 +459,10 @@ def _open_run(
         save_json(run / "config.json", config.to_json())
         return template, []
     if not state_file.exists():
-        raise ValueError(f"cannot resume: {run} holds no state.msgpack")
+        raise ValueError(
+            f"cannot resume: {run} holds no state.msgpack (no epoch finished); "
+            "start the run again without --resume"
+        )
     try:
         saved = TrainConfig.from_json(json.loads((run / "config.json").read_text()))
         state = serialization.from_bytes(template, state_file.read_bytes())
@@ -487,6 +475,9 @@ def _open_run(
             "(only epochs may change)"
         )
     state = state._replace(epoch=int(state.epoch))
+    # The history is written before the state: a run killed in between has
+    # the rows of one epoch more, which is redone.
+    history = [row for row in history if row["epoch"] <= state.epoch]
     if len(history) != state.epoch * len(config.seeds):
         raise ValueError(
             f"cannot resume: {run}/history.csv has {len(history)} rows for "

@@ -1,0 +1,244 @@
+"""Training engine, tasks and orbit recorder, against independent references."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rnn_dyn as rd
+from rnn_dyn.cli import main
+from rnn_dyn.orbit import orbit_outputs
+from rnn_dyn.tasks import sine, symbols
+from rnn_dyn.train import TrainConfig, fit, read_history
+
+SMALL = dict(
+    task="symbols",
+    model="lstm",
+    hidden=8,
+    seq_len=12,
+    n_train=120,
+    n_val=60,
+    batch_size=20,
+    lr=0.02,
+)
+
+
+def test_sine_targets_are_the_sine_of_the_running_sum():
+    task = sine(50, n_train=5, n_val=3)
+    for us, ys in (
+        (task.train_inputs, task.train_targets),
+        (task.val_inputs, task.val_targets),
+    ):
+        running = np.cumsum(us[..., 0], axis=1)
+        np.testing.assert_allclose(ys[..., 0], np.sin(running), atol=1e-12)
+    assert not set(task.val_inputs[:, 0, 0]) & set(task.train_inputs[:, 0, 0])
+    np.testing.assert_allclose(
+        task.train_inputs[[0, -1], 0, 0], [np.pi / 16, np.pi / 8]
+    )
+
+
+@pytest.mark.parametrize("seq_len", [20, 100, 150])
+def test_symbols_class_is_the_ordered_pair_of_relevant_symbols(seq_len):
+    task = symbols(seq_len, n_train=300, n_val=10, seed=3)
+    codes = task.train_inputs.argmax(-1)
+    assert np.all(task.train_inputs.sum(-1) == 1)
+    scale = min(1.0, seq_len / 100)
+    for row, label in zip(codes, task.train_targets, strict=True):
+        where = np.flatnonzero(row < 2)
+        assert where.size == 2  # exactly two relevant symbols
+        assert int(9 * scale) <= where[0] < max(int(9 * scale) + 1, int(19 * scale))
+        assert int(39 * scale) <= where[1] < max(int(39 * scale) + 1, int(49 * scale))
+        assert label == 2 * row[where[0]] + row[where[1]]
+    assert set(task.train_targets) == {0, 1, 2, 3}
+    other = symbols(seq_len, n_train=300, n_val=10, seed=3)
+    np.testing.assert_array_equal(other.train_inputs, task.train_inputs)
+
+
+def test_training_loss_drops_on_short_symbols():
+    result = fit(TrainConfig(**SMALL, epochs=40, seeds=(0,)))
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert result.history[-1]["train_acc"] > 0.6
+
+
+def test_vmapped_seeds_equal_separate_runs():
+    together = fit(TrainConfig(**SMALL, epochs=3, seeds=(0, 5)))
+    alone = fit(TrainConfig(**SMALL, epochs=3, seeds=(5,)))
+    for a, b in zip(
+        jax.tree_util.tree_leaves(together.state.params),
+        jax.tree_util.tree_leaves(alone.state.params),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a[1], b[0], rtol=1e-10, atol=1e-12)
+    rows = [r for r in together.history if r["seed"] == 5]
+    np.testing.assert_allclose(
+        [r["val_loss"] for r in rows],
+        [r["val_loss"] for r in alone.history],
+        rtol=1e-10,
+    )
+
+
+def test_learned_initial_state_moves_only_when_asked():
+    config = dict(SMALL, task="sine", seq_len=30, n_train=10, n_val=2, batch_size=5)
+    fixed = fit(TrainConfig(**config, epochs=2))
+    learned = fit(TrainConfig(**config, epochs=2, learn_x0=True))
+    x0 = fixed.model.initial_state(fixed.model.init(jax.random.key(0)))
+    np.testing.assert_array_equal(fixed.state.x0[0], x0)
+    assert float(jnp.abs(learned.state.x0[0] - x0).max()) > 1e-4
+    assert np.isnan(fixed.history[-1]["val_acc"])  # regression: no accuracy
+
+
+def test_schedules_set_the_learning_rate():
+    multi = fit(TrainConfig(**SMALL, epochs=4, schedule="multistep", milestones=(2, 3)))
+    np.testing.assert_allclose(
+        [r["lr"] for r in multi.history], [0.02, 0.02, 0.002, 0.0002]
+    )
+    # A learning rate so small that the validation loss cannot improve by the
+    # plateau's relative tolerance: after `patience` epochs it is cut.
+    flat = dict(SMALL, lr=1e-12)
+    plateau = fit(TrainConfig(**flat, epochs=6, schedule="plateau", patience=2))
+    lrs = [r["lr"] for r in plateau.history]
+    assert lrs[0] == 1e-12 and lrs[-1] < 1e-12
+
+
+def test_orbit_record_equals_a_direct_simulation_of_the_checkpoint(tmp_path):
+    config = TrainConfig(
+        **SMALL,
+        epochs=4,
+        orbit_every=2,
+        orbit_steps=40,
+        orbit_burn_in=30,
+        orbit_inits=3,
+    )
+    result = fit(config, tmp_path / "run")
+    with np.load(tmp_path / "run" / "orbit.npz") as data:
+        outputs, epochs, inits = data["outputs"], data["epochs"], data["inits"]
+    np.testing.assert_array_equal(epochs, [0, 2, 4])
+    assert outputs.shape == (10, 3, 6, 4, 3)
+    model = result.model
+    like = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), result.state.params
+    )
+    params = rd.load_params(tmp_path / "run" / "checkpoints" / "epoch_0002.npz", like)
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a[0]), params)
+    for k, u in enumerate(np.eye(6)):
+        us = jnp.broadcast_to(jnp.asarray(u), (40, 6))
+        for i, x0 in enumerate(inits):
+            ys = rd.simulate(model, params, jnp.asarray(x0), us).outputs[30:]
+            np.testing.assert_allclose(outputs[:, i, k, :, 1], ys, rtol=1e-12)
+    direct = orbit_outputs(
+        model, params, jnp.eye(6), jnp.asarray(inits), steps=40, burn_in=30
+    )
+    np.testing.assert_allclose(direct, outputs[..., 1], rtol=1e-12)
+
+
+def test_run_directory_and_history(tmp_path):
+    config = TrainConfig(**SMALL, epochs=2, seeds=(1, 2))
+    fit(config, tmp_path)
+    history = read_history(tmp_path / "history.csv")
+    assert [(r["epoch"], r["seed"]) for r in history] == [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (2, 2),
+    ]
+    assert (
+        TrainConfig.from_json(json.loads((tmp_path / "config.json").read_text()))
+        == config
+    )
+    model = rd.models.lstm(6, 8, readout=4)
+    top = rd.load_params(tmp_path / "params.npz", model.init(jax.random.key(0)))
+    first = rd.load_params(
+        tmp_path / "seed_1" / "params.npz", model.init(jax.random.key(0))
+    )
+    for a, b in zip(
+        jax.tree_util.tree_leaves(top), jax.tree_util.tree_leaves(first), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="already holds a run"):
+        fit(config, tmp_path)
+
+
+def _train_cmd(out, epochs):
+    return [
+        sys.executable,
+        "-m",
+        "rnn_dyn",
+        "train",
+        "symbols",
+        *("--hidden", "8", "--seq-len", "40", "--n-train", "400", "--n-val", "20"),
+        *("--batch-size", "10", "--epochs", str(epochs), "--x64", "--quiet"),
+        *("--out", str(out)),
+    ]
+
+
+def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    full = subprocess.run(
+        _train_cmd(tmp_path / "full", 4), env=env, capture_output=True
+    )
+    assert full.returncode == 0, full.stderr.decode()
+    proc = subprocess.Popen(_train_cmd(tmp_path / "cut", 4), env=env)
+    history = tmp_path / "cut" / "history.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (tmp_path / "cut" / "state.msgpack").exists():
+            break  # one epoch done: the second is running
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(read_history(history))
+    assert 1 <= done < 4
+    resumed = subprocess.run(
+        [*_train_cmd(tmp_path / "cut", 4), "--resume"], env=env, capture_output=True
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    with (
+        np.load(tmp_path / "full" / "params.npz") as a,
+        np.load(tmp_path / "cut" / "params.npz") as b,
+    ):
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+    assert read_history(tmp_path / "cut" / "history.csv")[-1]["epoch"] == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "poetry"], "invalid choice: 'poetry'"),
+        (["train", "symbols", "--model", "transformer"], "invalid choice"),
+        (["train", "symbols", "--hidden", "0"], "--hidden: expected an integer >= 1"),
+        (["train", "symbols", "--seeds", "1,1"], "--seeds: expected distinct"),
+        (["train", "symbols", "--resume"], "cannot resume"),
+        (["orbit", "/nonexistent"], "cannot read"),
+        (["history", "/nonexistent"], "cannot read"),
+    ],
+)
+def test_bad_train_flags_exit_2(args, message, capsys, tmp_path):
+    out = tmp_path / "x"
+    extra = ["--out", str(out)] if args[0] == "train" else []
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main([*args, *extra]))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
+    fit(TrainConfig(**SMALL, epochs=1), tmp_path)
+    (tmp_path / "state.msgpack").write_bytes(b"not a state")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    args = ["train", "symbols", "--resume", "--epochs", "3", "--out", str(tmp_path)]
+    assert main(args) == 2
+    assert "is corrupted" in capsys.readouterr().err
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
