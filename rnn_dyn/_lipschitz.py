@@ -54,9 +54,10 @@ def power_iteration(
 ) -> PowerIterationResult:
     r"""Estimate the spectral norm ‖J‖₂ of a linear map from its jvp and vjp.
 
-    Iterates v ← JᵀJv / ‖JᵀJv‖ and reports σ = ‖Jv‖; the error shrinks like
-    (σ₂/σ₁)^{2k}. Inputs and outputs may be any pytrees. Jit-able: the loop is
-    a `lax.while_loop` with a static bound.
+    Iterates v ← JᵀJv / ‖JᵀJv‖ and reports σ = ‖Jv‖; the error of v shrinks
+    like (σ₂/σ₁)^{2k} and that of σ like (σ₂/σ₁)^{4k}. Inputs and outputs may
+    be any pytrees. Jit-able: the loop is a `lax.while_loop` with a static
+    bound.
 
     Args:
         jvp_fn: v ↦ J v.
@@ -274,7 +275,10 @@ def cost_smoothness(
     ball); ‖∇²V_N‖₂ is found by power iteration on Hessian-vector products
     (forward over reverse) and sharpened the same way, by ascent steps along
     the gradient of |vᵀ∇²V v| at the top singular vector v (reverse over
-    forward over reverse). Everything is vmapped over the samples.
+    forward over reverse). Everything is vmapped over the samples. One
+    compiled kernel serves every N: it simulates max(lengths) steps and
+    counts the first N, so a trajectory that overflows after step N turns
+    the estimate for N into NaN as well (reported, not hidden).
 
     Args:
         model: The model.
@@ -307,16 +311,20 @@ def cost_smoothness(
         raise ValueError(f"radius must be positive, got {radius}")
     loss_fn, _ = resolve_loss(loss, model.output_size)
     results = []
-    # The same key, hence the same samples, for every N: the curve over N is
-    # then no noisier than the quantity it measures.
+    n_max = max(lengths)
+    dtype = ravel_pytree((params, x0))[0].dtype
+    # One kernel for every N (V_N masks the steps from N on, so only one
+    # compilation), and the same key, hence the same samples, for every N:
+    # the curve over N is then no noisier than the quantity it measures.
     for n in lengths:
         results.append(
             _cost_smoothness(
                 model,
                 params,
                 x0,
-                us[:n],
-                ys[:n],
+                us[:n_max],
+                ys[:n_max],
+                jnp.asarray(n, dtype),
                 key,
                 float(radius),
                 num_samples,
@@ -329,13 +337,14 @@ def cost_smoothness(
     return CostSmoothness(jnp.asarray(lengths), L_V, L_V_grad)
 
 
-@ft.partial(jax.jit, static_argnums=(0, 7, 8, 9, 10))
+@ft.partial(jax.jit, static_argnums=(0, 8, 9, 10, 11))
 def _cost_smoothness(
     model,
     params,
     x0,
     us,
     ys,
+    n,
     key,
     radius,
     num_samples,
@@ -343,10 +352,15 @@ def _cost_smoothness(
     ascent_steps,
     num_iters,
 ):
-    from ._simulate import _cost
-
     z0, unravel = ravel_pytree((params, x0))
-    V = lambda z: _cost(model, *unravel(z), us, ys, loss_fn, 0, False)
+    first_n = jnp.arange(us.shape[0], dtype=n.dtype) < n
+
+    def V(z):
+        """The cost of the first n steps: later steps are simulated, not counted."""
+        outputs = _rollout(model, *unravel(z), us).outputs
+        losses = jax.vmap(loss_fn)(outputs, ys)
+        return jnp.sum(jnp.where(first_n, losses, 0)) / n
+
     grad = jax.grad(V)
     hvp = lambda z, v: jax.jvp(grad, (z,), (v,))[1]
 

@@ -162,16 +162,21 @@ def theorem1_bounds(
     with np.errstate(over="ignore", invalid="ignore"):
         per_step = (k0 + k1 * target_bound + k2 * M) * lip_g * S
         L_V = np.cumsum(per_step[1:]) / t[1:]
-        # tail[ℓ] = Σ_{j=ℓ}^{t} S(j) and powers L_f^{t-ℓ}, for ℓ = 1 ... t
-        cum_S = np.concatenate([[0.0], np.cumsum(S)])  # cum_S[k] = Σ_{j<k} S(j)
+        # tail[ℓ] = Σ_{j=ℓ}^{t} S(j) and powers L_f^{t-ℓ}, for ℓ = 1 ... t. The
+        # tail is summed directly (not as a difference of cumulative sums,
+        # which gives inf - inf = NaN once S overflows); a zero coefficient
+        # times an infinite tail counts as 0 (L'_f = 0 for a linear model).
+        times = lambda a, b: np.where(a == 0, 0.0, a * b)
         L_J = np.empty(n_max)
         L_Jy = np.empty(n_max)
         for i, tt in enumerate(range(1, n_max + 1)):
             ell = np.arange(1, tt + 1)
-            tail = cum_S[tt + 1] - cum_S[ell]
+            tail = np.cumsum(S[1 : tt + 1][::-1])[::-1]
             power = float(lip_f) ** (tt - ell)
-            P = power * (lip_g * lip_df * tail + lip_f * lip_dg * S[tt])
-            Q = power * (k4 * M[tt] * lip_g * lip_df * tail + lip_f * T[tt] * S[tt])
+            P = power * (times(lip_g * lip_df, tail) + lip_f * lip_dg * S[tt])
+            Q = power * (
+                times(k4 * M[tt] * lip_g * lip_df, tail) + lip_f * T[tt] * S[tt]
+            )
             L_J[i] = P.sum() + lip_dg * S[tt]
             L_Jy[i] = Q.sum() + T[tt] * S[tt]
         L_V_grad = np.cumsum(k3 * target_bound * L_J + L_Jy) / t[1:]
