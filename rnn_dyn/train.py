@@ -256,6 +256,12 @@ def _set_lr(opt_state: Any, lr: Array) -> Any:
     return clip_state, adam_state._replace(hyperparams=hyper)
 
 
+def _prepared(model: Model, params: Any) -> tuple[Model, Any]:
+    """The model to step with: ``model.prepare`` hoists per-step work (oRNN's expm)."""
+    prepare = getattr(model, "prepare", None)
+    return prepare(params) if prepare is not None else (model, params)
+
+
 @ft.partial(jax.jit, static_argnums=(0, 1))
 def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     """One epoch for one seed: shuffled minibatch steps in a scan."""
@@ -269,7 +275,8 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     def batch_loss(trainable, idx):
         params, x0 = trainable
         x0 = x0 if config.learn_x0 else jax.lax.stop_gradient(x0)
-        cost = lambda u, y: _cost(model, params, x0, u, y, loss_fn, 0, last_only)
+        fast, params = _prepared(model, params)
+        cost = lambda u, y: _cost(fast, params, x0, u, y, loss_fn, 0, last_only)
         return jnp.mean(jax.vmap(cost)(us[idx], ys[idx]))
 
     def step(carry, idx):
@@ -294,6 +301,7 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
 def _evaluate(statics, model, params, x0, us, ys):
     """Loss and accuracy of one seed on a whole set."""
     _, loss_fn, last_only = statics
+    model, params = _prepared(model, params)
 
     def one(u, y):
         outputs = _rollout(model, params, x0, u).outputs
@@ -542,8 +550,7 @@ class _OrbitRecorder:
         for i, seed in enumerate(config.seeds):
             params = jax.tree_util.tree_map(lambda a, i=i: a[i], all_params)
             outputs = orbit_outputs(
-                self.model,
-                params,
+                *_prepared(self.model, params),
                 self.inputs,
                 self.inits,
                 steps=config.orbit_steps,

@@ -242,3 +242,18 @@ def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
     assert "is corrupted" in capsys.readouterr().err
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert after == before
+
+
+def test_slstm_stays_projected_and_ornn_stays_orthogonal_in_training():
+    slstm = fit(TrainConfig(**dict(SMALL, model="slstm"), epochs=2))
+    params = jax.tree_util.tree_map(lambda a: a[0], slstm.state.params)
+    again = slstm.model.stabilize(params)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(again), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-12)  # already within the bounds
+    ornn = fit(TrainConfig(**dict(SMALL, model="ornn"), epochs=2))
+    params = jax.tree_util.tree_map(lambda a: a[0], ornn.state.params)
+    w = np.asarray(ornn.model.recurrent_matrix(params))
+    np.testing.assert_allclose(w.T @ w, np.eye(w.shape[0]), atol=1e-12)
+    assert np.isfinite(ornn.history[-1]["train_loss"])

@@ -20,6 +20,12 @@ from .logistic import logistic as logistic
 from .lstm import LSTM as LSTM
 from .lstm import LSTMParams as LSTMParams
 from .lstm import lstm as lstm
+from .ornn import OrthogonalRNN as OrthogonalRNN
+from .ornn import OrthogonalRNNParams as OrthogonalRNNParams
+from .ornn import ornn as ornn
 from .rnn import ElmanParams as ElmanParams
 from .rnn import ElmanRNN as ElmanRNN
 from .rnn import rnn as rnn
+from .slstm import StableLSTM as StableLSTM
+from .slstm import StableLSTMParams as StableLSTMParams
+from .slstm import slstm as slstm
