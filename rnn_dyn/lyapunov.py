@@ -349,7 +349,8 @@ def classify_attractor(
     1. ``divergent`` if the state is not finite, or its norm at the end is
        more than ``growth`` times (1 + its largest norm in the first tenth);
     2. ``fixed-point`` / ``periodic`` with the smallest p ≤ ``max_period`` such
-       that ‖x_{t+p} − x_t‖ ≤ ``tol``·(1 + max‖x‖) over the window;
+       that ‖x_{t+p} − x_t‖ ≤ ``tol``·(1 + max‖x‖) over the window, or the
+       smallest divisor of p with a stable cycle there (Newton's method);
     3. otherwise by λ₁ (QR method on the same window): ``chaotic`` if
        λ₁ > max(``exponent_tol``, 3·stderr), ``quasi-periodic`` if
        |λ₁| ≤ that margin; below it the orbit is still converging, and
@@ -401,25 +402,35 @@ def classify_attractor(
         model, params, x0, us, burn_in=burn_in, k=1, key=key, n_steps=n_steps
     )
     lam, err = float(spectrum.exponents[0]), float(spectrum.stderr[0])
+    # A multiplier near -1 makes 2p recur better than p, so a period found
+    # (or the best one, for an orbit still converging) is checked against its
+    # divisors by Newton's method from the last state.
+    stable_period = ft.partial(_stable_period, model, params, u, x0, us)
     if periodic.size:
-        period = int(periodic[0]) + 1
+        p = int(periodic[0]) + 1
+        period = stable_period([d for d in range(1, p) if p % d == 0]) or p
         return Attractor("fixed-point" if period == 1 else "periodic", period, lam, err)
     margin = max(exponent_tol, 3 * err)
     if lam > margin:
         return Attractor("chaotic", None, lam, err)
     if lam >= -margin:
         return Attractor("quasi-periodic", None, lam, err)
-    # Contracting but not yet on a cycle: Newton from the last state finishes
-    # the convergence, at the period p whose recurrence gap is smallest or at
-    # a divisor of it (a multiplier near -1 makes 2p recur better than p).
+    best = int(np.nanargmin(gaps)) + 1
+    period = stable_period([d for d in range(1, best + 1) if best % d == 0])
+    if period is None:
+        return Attractor("unresolved", None, lam, err)
+    return Attractor("fixed-point" if period == 1 else "periodic", period, lam, err)
+
+
+def _stable_period(model, params, u, x0, us, periods: list[int]) -> int | None:
+    """The first of ``periods`` with a stable cycle near the end of the orbit."""
     from ._fixed_points import fixed_points
 
     x_end = _settle(model, params, x0, us)[None]
-    best = int(np.nanargmin(gaps)) + 1
-    for p in (d for d in range(1, best + 1) if best % d == 0):
+    for p in periods:
         if "stable" in fixed_points(model, params, u, x_end, period=p).stability:
-            return Attractor("fixed-point" if p == 1 else "periodic", p, lam, err)
-    return Attractor("unresolved", None, lam, err)
+            return p
+    return None
 
 
 @ft.partial(jax.jit, static_argnums=(0, 4, 5))
