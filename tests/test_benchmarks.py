@@ -26,6 +26,13 @@ EXPECTED_METHODS = {
         "bound",
         "memory_1000x1000",
     },
+    "bench_lipschitz.py": {
+        "reverse",
+        "traj_matfree",
+        "traj_dense",
+        "steps_matfree",
+        "steps_dense",
+    },
 }
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
