@@ -216,10 +216,11 @@ class FitResult(NamedTuple):
     task: tasks_module.Task
 
 
-def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    adam = optax.inject_hyperparams(optax.adam)(learning_rate=config.lr)
-    if config.clip > 0:
-        return optax.chain(optax.clip_by_global_norm(config.clip), adam)
+def _optimizer(clip: float, lr: float = 1e-3) -> optax.GradientTransformation:
+    """Adam after global-norm clipping; its learning rate is set every epoch."""
+    adam = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+    if clip > 0:
+        return optax.chain(optax.clip_by_global_norm(clip), adam)
     return optax.chain(optax.identity(), adam)
 
 
@@ -234,7 +235,7 @@ def init_state(config: TrainConfig, model: Model) -> TrainState:
     keys = jnp.stack([jax.random.key(s) for s in config.seeds])
     params = jax.vmap(model.init)(keys)
     x0 = jax.vmap(model.initial_state)(params)
-    opt_state = jax.vmap(_optimizer(config).init)((params, x0))
+    opt_state = jax.vmap(_optimizer(config.clip, config.lr).init)((params, x0))
     plateau = jax.vmap(lambda _: _plateau(config).init(jnp.zeros(())))(keys)
     return TrainState(params, x0, opt_state, plateau, 0)
 
@@ -265,16 +266,16 @@ def _prepared(model: Model, params: Any) -> tuple[Model, Any]:
 @ft.partial(jax.jit, static_argnums=(0, 1))
 def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     """One epoch for one seed: shuffled minibatch steps in a scan."""
-    config, loss_fn, last_only = statics
-    n_batches = us.shape[0] // min(config.batch_size, us.shape[0])
+    n_batches = us.shape[0] // min(statics.batch_size, us.shape[0])
     size = us.shape[0] // n_batches
     order = jax.random.permutation(key, us.shape[0])[: n_batches * size]
-    opt = _optimizer(config)
+    opt = _optimizer(statics.clip)
     opt_state = _set_lr(opt_state, lr)
+    loss_fn, last_only = statics.loss_fn, statics.last_only
 
     def batch_loss(trainable, idx):
         params, x0 = trainable
-        x0 = x0 if config.learn_x0 else jax.lax.stop_gradient(x0)
+        x0 = x0 if statics.learn_x0 else jax.lax.stop_gradient(x0)
         fast, params = _prepared(model, params)
         cost = lambda u, y: _cost(fast, params, x0, u, y, loss_fn, 0, last_only)
         return jnp.mean(jax.vmap(cost)(us[idx], ys[idx]))
@@ -287,8 +288,8 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
         with jax.numpy_dtype_promotion("standard"):
             updates, opt_state = opt.update(grads, opt_state, trainable)
         params, x0 = optax.apply_updates(trainable, updates)
-        if config.model == "slstm":
-            params = model.stabilize(params, mode=config.stabilize)
+        if statics.stabilize is not None:
+            params = model.stabilize(params, mode=statics.stabilize)
         return ((params, x0), opt_state), loss
 
     (trainable, opt_state), losses = jax.lax.scan(
@@ -300,7 +301,7 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
 @ft.partial(jax.jit, static_argnums=(0, 1))
 def _evaluate(statics, model, params, x0, us, ys):
     """Loss and accuracy of one seed on a whole set."""
-    _, loss_fn, last_only = statics
+    loss_fn, last_only = statics.loss_fn, statics.last_only
     model, params = _prepared(model, params)
 
     def one(u, y):
@@ -316,9 +317,16 @@ def _evaluate(statics, model, params, x0, us, ys):
 
 
 class _Statics(NamedTuple):
-    """The hashable, static part of the jitted epoch and evaluation."""
+    """The static part of the jitted epoch: what shapes the computation.
 
-    config: TrainConfig
+    Runs that differ only in epochs, seeds, schedule or orbits share one
+    compilation.
+    """
+
+    batch_size: int
+    clip: float
+    learn_x0: bool
+    stabilize: str | None
     loss_fn: Callable
     last_only: bool
 
@@ -353,7 +361,14 @@ def fit(
     task = make_task(config)
     model = make_model(config, task)
     loss_fn, _ = resolve_loss(task.loss, task.output_size)
-    statics = _Statics(config, loss_fn, task.last_only)
+    statics = _Statics(
+        config.batch_size,
+        config.clip,
+        config.learn_x0,
+        config.stabilize if hasattr(model, "stabilize") else None,
+        loss_fn,
+        task.last_only,
+    )
     dtype = jax.tree_util.tree_leaves(model.init(jax.random.key(0)))[0].dtype
     data = [
         (

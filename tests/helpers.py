@@ -19,7 +19,6 @@ ALL_MODELS = [
     rd.models.lstm(2, 3, bias=False),
     rd.models.gru(3, 4, readout=2),
     rd.models.gru(2, 3),
-    rd.models.ornn(2, 3, readout=1, init="cayley"),  # odd n: one unit not rotated
     rd.models.slstm(2, 3, readout=1),
     rd.models.linear(4, 2, 3),
     rd.models.logistic(3.7),

@@ -68,9 +68,10 @@ def test_training_loss_drops_on_short_symbols():
     assert result.history[-1]["train_acc"] > 0.6
 
 
-def test_vmapped_seeds_equal_separate_runs():
-    together = fit(TrainConfig(**SMALL, epochs=3, seeds=(0, 5)))
-    alone = fit(TrainConfig(**SMALL, epochs=3, seeds=(5,)))
+def test_vmapped_seeds_equal_separate_runs_and_fill_the_run_directory(tmp_path):
+    config = TrainConfig(**SMALL, epochs=2, seeds=(0, 5))
+    together = fit(config, tmp_path)
+    alone = fit(TrainConfig(**SMALL, epochs=2, seeds=(5,)))
     for a, b in zip(
         jax.tree_util.tree_leaves(together.state.params),
         jax.tree_util.tree_leaves(alone.state.params),
@@ -83,6 +84,32 @@ def test_vmapped_seeds_equal_separate_runs():
         [r["val_loss"] for r in alone.history],
         rtol=1e-10,
     )
+    # The run directory: history per epoch and seed, the config, and the
+    # first seed's parameters at the top level as well as in seed_0/.
+    history = read_history(tmp_path / "history.csv")
+    assert [(r["epoch"], r["seed"]) for r in history] == [
+        (1, 0),
+        (1, 5),
+        (2, 0),
+        (2, 5),
+    ]
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert TrainConfig.from_json(saved) == config
+    like = together.model.init(jax.random.key(0))
+    top = rd.load_params(tmp_path / "params.npz", like)
+    first = rd.load_params(tmp_path / "seed_0" / "params.npz", like)
+    fifth = rd.load_params(tmp_path / "seed_5" / "params.npz", like)
+    for a, b, c, d in zip(
+        *(
+            jax.tree_util.tree_leaves(t)
+            for t in (top, first, fifth, together.state.params)
+        ),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(c, d[1])
+    with pytest.raises(ValueError, match="already holds a run"):
+        fit(config, tmp_path)
 
 
 def test_learned_initial_state_moves_only_when_asked():
@@ -137,33 +164,6 @@ def test_orbit_record_equals_a_direct_simulation_of_the_checkpoint(tmp_path):
         model, params, jnp.eye(6), jnp.asarray(inits), steps=40, burn_in=30
     )
     np.testing.assert_allclose(direct, outputs[..., 1], rtol=1e-12)
-
-
-def test_run_directory_and_history(tmp_path):
-    config = TrainConfig(**SMALL, epochs=2, seeds=(1, 2))
-    fit(config, tmp_path)
-    history = read_history(tmp_path / "history.csv")
-    assert [(r["epoch"], r["seed"]) for r in history] == [
-        (1, 1),
-        (1, 2),
-        (2, 1),
-        (2, 2),
-    ]
-    assert (
-        TrainConfig.from_json(json.loads((tmp_path / "config.json").read_text()))
-        == config
-    )
-    model = rd.models.lstm(6, 8, readout=4)
-    top = rd.load_params(tmp_path / "params.npz", model.init(jax.random.key(0)))
-    first = rd.load_params(
-        tmp_path / "seed_1" / "params.npz", model.init(jax.random.key(0))
-    )
-    for a, b in zip(
-        jax.tree_util.tree_leaves(top), jax.tree_util.tree_leaves(first), strict=True
-    ):
-        np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="already holds a run"):
-        fit(config, tmp_path)
 
 
 def _train_cmd(out, epochs):
