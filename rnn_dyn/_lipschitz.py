@@ -124,20 +124,20 @@ class JacobianNorms(NamedTuple):
         return JacobianNorms(*(jnp.max(a) for a in self))
 
 
-def _jacobian_power_iteration(fn, primals, key, num_iters):
+def _jacobian_power_iteration(fn, primals, key, num_iters, tol=None):
     """Power iteration on ∂fn/∂primals at ``primals`` (a tuple of pytrees)."""
     _, vjp = jax.vjp(fn, *primals)
     v0 = jax.tree_util.tree_map(
         lambda a: jax.random.normal(key, jnp.shape(a), jnp.result_type(a)), primals
     )
     return power_iteration(
-        lambda v: jax.jvp(fn, primals, v)[1], vjp, v0, num_iters=num_iters
+        lambda v: jax.jvp(fn, primals, v)[1], vjp, v0, num_iters=num_iters, tol=tol
     )
 
 
-def _joint_norm(fn, primals, key, num_iters):
+def _joint_norm(fn, primals, key, num_iters, tol):
     """‖∂fn/∂primals‖₂ at ``primals``, matrix-free."""
-    return _jacobian_power_iteration(fn, primals, key, num_iters).sigma
+    return _jacobian_power_iteration(fn, primals, key, num_iters, tol).sigma
 
 
 def jacobian_norms(
@@ -148,6 +148,7 @@ def jacobian_norms(
     *,
     key: Any,
     num_iters: int = 50,
+    tol: float | None = None,
 ) -> JacobianNorms:
     r"""Return ‖[A B]‖₂, ‖A‖₂ and ‖[C F]‖₂ at each point (x_i, u_i), matrix-free.
 
@@ -163,21 +164,25 @@ def jacobian_norms(
         us: The matching inputs, shape `(b, m)`.
         key: PRNG key for the starting vectors. (Keyword only.)
         num_iters: Power iterations per norm. (Keyword only.)
+        tol: Stop a power iteration early once successive estimates differ by
+            at most ``tol``·σ (`power_iteration`); None runs ``num_iters``.
+            (Keyword only.)
 
     Returns:
         A `JacobianNorms` of per-point norms, each of shape `(b,)`.
     """
     check_params(model, params)
-    return _jacobian_norms(model, params, xs, us, key, num_iters)
+    return _jacobian_norms(model, params, xs, us, key, num_iters, tol)
 
 
-@ft.partial(jax.jit, static_argnums=(0, 5))
-def _jacobian_norms(model, params, xs, us, key, num_iters):
+@ft.partial(jax.jit, static_argnums=(0, 5, 6))
+def _jacobian_norms(model, params, xs, us, key, num_iters, tol):
     def one(x, u, k):
         k1, k2, k3 = jax.random.split(k, 3)
-        f_joint = _joint_norm(lambda x, p: model.f(p, x, u), (x, params), k1, num_iters)
-        f_state = _joint_norm(lambda x: model.f(params, x, u), (x,), k2, num_iters)
-        g_joint = _joint_norm(lambda x, p: model.g(p, x, u), (x, params), k3, num_iters)
+        norm = ft.partial(_joint_norm, num_iters=num_iters, tol=tol)
+        f_joint = norm(lambda x, p: model.f(p, x, u), (x, params), k1)
+        f_state = norm(lambda x: model.f(params, x, u), (x,), k2)
+        g_joint = norm(lambda x, p: model.g(p, x, u), (x, params), k3)
         return JacobianNorms(f_joint, f_state, g_joint)
 
     keys = jax.random.split(key, xs.shape[0])
@@ -193,6 +198,7 @@ def trajectory_lipschitz(
     key: Any,
     wrt: str = "both",
     num_iters: int = 100,
+    tol: float | None = None,
 ) -> PowerIterationResult:
     r"""Return ‖∂ŷ_{0:N-1}/∂(θ, x0)‖₂, the local Lipschitz constant of the outputs.
 
@@ -210,6 +216,9 @@ def trajectory_lipschitz(
         wrt: ``"both"`` (θ and x0 jointly, as in (S10)), ``"params"`` or
             ``"x0"``. (Keyword only.)
         num_iters: Power iterations. (Keyword only.)
+        tol: Stop early once successive estimates differ by at most
+            ``tol``·σ; None runs ``num_iters`` (`power_iteration`).
+            (Keyword only.)
 
     Returns:
         A `PowerIterationResult`; ``sigma`` is the constant.
@@ -217,11 +226,11 @@ def trajectory_lipschitz(
     check_trajectory_args(model, params, x0, us)
     if wrt not in ("both", "params", "x0"):
         raise ValueError(f"wrt must be 'both', 'params' or 'x0', got {wrt!r}")
-    return _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters)
+    return _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters, tol)
 
 
-@ft.partial(jax.jit, static_argnums=(0, 5, 6))
-def _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters):
+@ft.partial(jax.jit, static_argnums=(0, 5, 6, 7))
+def _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters, tol):
     if wrt == "both":
         fn = lambda p, x: _rollout(model, p, x, us).outputs
         primals = (params, x0)
@@ -231,7 +240,7 @@ def _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters):
     else:
         fn = lambda x: _rollout(model, params, x, us).outputs
         primals = (x0,)
-    return _jacobian_power_iteration(fn, primals, key, num_iters)
+    return _jacobian_power_iteration(fn, primals, key, num_iters, tol)
 
 
 class CostSmoothness(NamedTuple):

@@ -141,6 +141,12 @@ def test_trajectory_lipschitz_both_equals_dense_jacobian(getkey):
     np.testing.assert_allclose(
         result.sigma, np.linalg.norm(np.asarray(dense), 2), rtol=1e-8
     )
+    # With a tolerance it stops early, at the same value.
+    early = rd.trajectory_lipschitz(
+        model, params, x0, us, key=getkey(), num_iters=1000, tol=1e-13
+    )
+    assert int(early.iterations) < 1000
+    np.testing.assert_allclose(early.sigma, result.sigma, rtol=1e-8)
 
 
 def test_trajectory_lipschitz_rejects_bad_wrt(getkey):
