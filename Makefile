@@ -28,8 +28,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check rnn_dyn tests benchmarks notebooks
 
 test: lint
-	MPLBACKEND=Agg RNN_DYN_QUICK=1 $(BIN)/python -m pytest -n 2 tests
-	MPLBACKEND=Agg RNN_DYN_QUICK=1 $(BIN)/python -m pytest --nbmake notebooks
+	MPLBACKEND=Agg RNN_DYN_QUICK=1 $(BIN)/python -m pytest -n 2 --nbmake tests notebooks
 
 clean:
 	rm -rf $(VENV) results
