@@ -33,6 +33,7 @@ EXPECTED_METHODS = {
         "steps_matfree",
         "steps_dense",
     },
+    "bench_train.py": {"jax_train_step", "jax_step", "torch"},
 }
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
