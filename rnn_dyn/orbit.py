@@ -6,6 +6,12 @@ outputs after a burn-in: the points of a bifurcation diagram at one parameter
 value. `append_orbit` adds one such record (one epoch) to an ``orbit.npz``
 whose ``outputs`` array has shape `(steps, n_init, n_inputs, n_outputs,
 n_records)`, atomically.
+
+For a language model (Supp. Figs. 5-7), `lm_orbits` records the hidden
+vector under constant words and in the feedback mode (the most probable next
+word fed back as input), projected on named directions (`projections`): the
+mean over units, a token's decoder row, or a random direction. The outputs
+axis then holds the projections.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ._simulate import _rollout
 from ._types import Params
 from ._validate import check_params
 from .models._base import Model
+from .models.language import LanguageModel, LanguageModelParams
 
 
 def orbit_outputs(
@@ -110,3 +117,102 @@ def append_orbit(
         outputs = np.concatenate([stored["outputs"][..., keep], outputs], axis=-1)
         epochs = np.concatenate([stored["epochs"][keep], epochs])
     return save_npz(path, outputs=outputs, epochs=epochs, **meta)
+
+
+def projections(
+    lm: LanguageModel,
+    params: LanguageModelParams,
+    names: tuple[str, ...],
+    vocabulary: tuple[str, ...],
+    *,
+    seed: int = 0,
+) -> Float[Array, "q h"]:
+    """Unit directions in the hidden space, one per name, shape `(q, H)`.
+
+    ``"mean"`` gives ``1/H`` in every unit (the projection is the mean of
+    ``h``); ``"random"``, ``"random1"``, ``"random2"``… give fixed Gaussian
+    unit vectors drawn from ``seed``; any other name is a word, whose
+    direction is its decoder row ``D[w] / ||D[w]||`` (its logit, up to the
+    bias and the norm).
+
+    Raises:
+        ValueError: If a name is neither of those nor in ``vocabulary``.
+    """
+    decoder = lm.decoder(params)
+    h, dtype = lm.hidden_size, decoder.dtype
+    rows = []
+    for name in names:
+        if name == "mean":
+            rows.append(jnp.full((h,), 1.0 / h, dtype))
+        elif name.startswith("random") and name[6:].isdigit() or name == "random":
+            key = jax.random.fold_in(jax.random.key(seed), int(name[6:] or 0))
+            v = jax.random.normal(key, (h,), dtype)
+            rows.append(v / jnp.linalg.norm(v))
+        elif name in vocabulary:
+            d = decoder[vocabulary.index(name)]
+            rows.append(d / jnp.linalg.norm(d))
+        else:
+            raise ValueError(
+                f"projection {name!r} is not 'mean', 'random[K]' or a word of the "
+                f"vocabulary ({len(vocabulary)} words)"
+            )
+    return jnp.stack(rows)
+
+
+def lm_orbits(
+    lm: LanguageModel,
+    params: LanguageModelParams,
+    words: Any,
+    inits: Float[Array, "i n"],
+    directions: Float[Array, "q h"],
+    *,
+    steps: int,
+    burn_in: int,
+) -> Float[Array, "s i k2 q"]:
+    """Projected hidden vectors after ``burn_in``, under constant and fed-back words.
+
+    Column ``j < k`` holds the orbit under the constant word ``words[j]``;
+    column ``k + j`` the feedback orbit that starts with ``words[j]`` and then
+    takes the most probable next word as input. Entry ``t`` is
+    ``directions @ h(x_{t+1})`` for ``t`` from ``burn_in`` to ``steps - 1``.
+
+    Args:
+        lm: The language model.
+        params: Its parameters.
+        words: Token ids, shape `(k,)`.
+        inits: Initial states, `(i, n)`.
+        directions: Projection directions, `(q, H)` (see `projections`).
+        steps: Steps simulated. (Keyword only.)
+        burn_in: Leading steps dropped. (Keyword only.)
+
+    Returns:
+        Shape `(steps - burn_in, i, 2k, q)`; non-finite values are kept.
+    """
+    if not 0 <= burn_in < steps:
+        raise ValueError(f"need 0 <= burn_in < steps, got {burn_in} and {steps}")
+    if inits.ndim != 2 or inits.shape[1] != lm.state_size:
+        raise ValueError(
+            f"inits must have shape (i, {lm.state_size}), got {inits.shape}"
+        )
+    return _lm_orbits(lm, params, jnp.asarray(words), inits, directions, steps, burn_in)
+
+
+@ft.partial(jax.jit, static_argnums=(0, 5, 6))
+def _lm_orbits(lm, params, words, inits, directions, steps, burn_in):
+    lm, params = lm.prepare(params)
+    feedback = lm.feedback()
+
+    def run(x0, word, fed_back):
+        def step(x, t):
+            w = jnp.where(t > 0, feedback.word(params, x), word) if fed_back else word
+            x = lm.core.f(params.core, x, params.embedding[w])
+            return x, directions @ lm.hidden(x)
+
+        return jax.lax.scan(step, x0, jnp.arange(steps))[1][burn_in:]
+
+    def column(word, fed_back):
+        return jax.vmap(lambda x0: run(x0, word, fed_back))(inits)  # (i, s, q)
+
+    constant = jax.vmap(lambda w: column(w, False))(words)
+    fed = jax.vmap(lambda w: column(w, True))(words)
+    return jnp.concatenate([constant, fed]).transpose(2, 1, 0, 3)

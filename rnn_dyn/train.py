@@ -41,6 +41,7 @@ from jaxtyping import Array
 from . import tasks as tasks_module
 from ._io import atomic_write, save_json, save_params
 from ._losses import resolve_loss
+from ._optim import optimizer, set_lr, update
 from ._simulate import _cost, _rollout
 from .models._base import Model
 from .orbit import append_orbit, orbit_outputs
@@ -92,6 +93,20 @@ class TrainConfig:
         orbit_inits: Random initial states per constant input.
         orbit_std: Standard deviation of those initial states.
         stabilize: ``"clip"`` or ``"authors"``: the slstm projection mode.
+        data: Corpus directory of the ``"lm"`` task (WikiText layout).
+        train_split: ``"train"``: train on train.txt, validate on valid.txt,
+            test on test.txt; ``"valid"``: train on valid.txt, validate on
+            the first half of test.txt's tokens and test on the second half
+            (the offline copy has no train.txt).
+        embed: Embedding size of the language model (None: ``hidden``).
+        bptt: Truncated-BPTT window of the language model.
+        dropout: Dropout on embeddings and hidden vectors (language model).
+        tied: Tie the decoder to the embedding (needs ``embed == hidden``).
+        max_tokens: Use only the first tokens of each split (quick runs).
+        orbit_words: Constant words of the language model's orbits; empty:
+            two words drawn at random (from ``data_seed``).
+        orbit_projections: Projections of the language model's orbits:
+            ``"mean"``, ``"random[K]"`` or a word (see `rnn_dyn.orbit.projections`).
     """
 
     task: str = "symbols"
@@ -119,6 +134,15 @@ class TrainConfig:
     orbit_inits: int = 5
     orbit_std: float = 100.0
     stabilize: str = "clip"
+    data: str | None = None
+    train_split: str = "train"
+    embed: int | None = None
+    bptt: int = 70
+    dropout: float = 0.0
+    tied: bool = False
+    max_tokens: int | None = None
+    orbit_words: tuple[str, ...] = ()
+    orbit_projections: tuple[str, ...] = ("mean", "is", "<unk>")
 
     def __post_init__(self) -> None:
         """Check the values; raise a one-line ValueError naming the bad one."""
@@ -141,6 +165,17 @@ class TrainConfig:
              f"orbit_burn_in must be in [0, orbit_steps={self.orbit_steps}), "
              f"got {self.orbit_burn_in}"),
             (self.orbit_inits >= 1, f"orbit_inits must be >= 1: {self.orbit_inits}"),
+            (self.task != "lm" or self.data is not None,
+             "the lm task needs data: the corpus directory"),
+            (self.train_split in ("train", "valid"),
+             f"train_split must be train|valid, got {self.train_split!r}"),
+            (min(self.bptt, self.embed or 1, self.max_tokens or 2) >= 1,
+             f"bptt, embed, max_tokens must be >= 1, got {self.bptt}, "
+             f"{self.embed}, {self.max_tokens}"),
+            (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
+            (not self.tied or (self.embed or self.hidden) == self.hidden,
+             f"tied weights need embed == hidden, got {self.embed}, {self.hidden}"),
+            (len(self.orbit_projections) >= 1, "orbit_projections must not be empty"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -158,14 +193,14 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config fields {sorted(unknown)}")
         data = dict(data)
-        for key in ("milestones", "seeds"):
+        for key in ("milestones", "seeds", "orbit_words", "orbit_projections"):
             if key in data:
                 data[key] = tuple(data[key])
         return cls(**data)
 
 
 def make_task(config: TrainConfig) -> tasks_module.Task:
-    """Return the task's arrays for ``config``."""
+    """Return the task's arrays for ``config`` (``"sine"`` or ``"symbols"``)."""
     sizes = {
         k: v for k, v in (("n_train", config.n_train), ("n_val", config.n_val)) if v
     }
@@ -174,11 +209,58 @@ def make_task(config: TrainConfig) -> tasks_module.Task:
     return tasks_module.symbols(config.seq_len, seed=config.data_seed, **sizes)
 
 
-def make_model(config: TrainConfig, task: tasks_module.Task) -> Model:
-    """Return the model of ``config``, with a readout to the task's outputs."""
+class LMData(NamedTuple):
+    """The token ids a language-model run trains, validates and tests on.
+
+    Attributes:
+        corpus: The corpus read (vocabulary and splits).
+        train: Training tokens.
+        val: Validation tokens (drive the plateau schedule).
+        test: Test tokens (scored once, at the end).
+    """
+
+    corpus: tasks_module.Corpus
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def make_lm_data(
+    config: TrainConfig, corpus: tasks_module.Corpus | None = None
+) -> LMData:
+    """Read ``config.data`` (unless ``corpus`` is given) and pick the splits."""
+    needed = (
+        ("valid", "test")
+        if config.train_split == "valid"
+        else ("train", "valid", "test")
+    )
+    if corpus is None:
+        corpus = tasks_module.read_corpus(config.data, splits=needed)
+    missing = [s for s in needed if s not in corpus.splits]
+    if missing:
+        raise ValueError(f"corpus has no {', '.join(missing)} split")
+    split = corpus.splits
+    if config.train_split == "valid":
+        half = len(split["test"]) // 2
+        train, val, test = split["valid"], split["test"][:half], split["test"][half:]
+    else:
+        train, val, test = split["train"], split["valid"], split["test"]
+    cut = slice(config.max_tokens)
+    return LMData(corpus, train[cut], val[cut], test[cut])
+
+
+def make_model(config: TrainConfig, task: Any) -> Any:
+    """Return the model of ``config``.
+
+    A `Model` with a readout to the task's outputs, or, for ``LMData``, a
+    `rnn_dyn.models.LanguageModel` around the model as its core.
+    """
     from . import models
 
     factory = getattr(models, config.model)
+    if isinstance(task, LMData):
+        core = factory(config.embed or config.hidden, config.hidden)
+        return models.language_model(core, task.corpus.vocab_size, tied=config.tied)
     return factory(task.input_size, config.hidden, readout=task.output_size)
 
 
@@ -207,21 +289,16 @@ class FitResult(NamedTuple):
         state: The final `TrainState` (leading seed axis).
         history: One dict per epoch and seed, with ``HISTORY_FIELDS``.
         model: The model trained.
-        task: The task's data.
+        task: The task's data: a `Task`, or `LMData` for the language model.
+        test: Per seed ``{"test_loss", "test_acc"}`` on the test split at the
+            end (language model), else empty.
     """
 
     state: TrainState
     history: list[dict[str, Any]]
-    model: Model
-    task: tasks_module.Task
-
-
-def _optimizer(clip: float, lr: float = 1e-3) -> optax.GradientTransformation:
-    """Adam after global-norm clipping; its learning rate is set every epoch."""
-    adam = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
-    if clip > 0:
-        return optax.chain(optax.clip_by_global_norm(clip), adam)
-    return optax.chain(optax.identity(), adam)
+    model: Any
+    task: Any
+    test: list[dict[str, float]] = []
 
 
 def _plateau(config: TrainConfig) -> optax.GradientTransformationExtraArgs:
@@ -230,12 +307,14 @@ def _plateau(config: TrainConfig) -> optax.GradientTransformationExtraArgs:
     )
 
 
-def init_state(config: TrainConfig, model: Model) -> TrainState:
+def init_state(config: TrainConfig, model: Any) -> TrainState:
     """Initialise parameters, optimiser and schedule states for every seed."""
     keys = jnp.stack([jax.random.key(s) for s in config.seeds])
     params = jax.vmap(model.init)(keys)
     x0 = jax.vmap(model.initial_state)(params)
-    opt_state = jax.vmap(_optimizer(config.clip, config.lr).init)((params, x0))
+    # The language model's state is carried between windows, never learned.
+    trainable = params if config.task == "lm" else (params, x0)
+    opt_state = jax.vmap(optimizer(config.clip, config.lr).init)(trainable)
     plateau = jax.vmap(lambda _: _plateau(config).init(jnp.zeros(())))(keys)
     return TrainState(params, x0, opt_state, plateau, 0)
 
@@ -251,12 +330,6 @@ def _learning_rates(config: TrainConfig, state: TrainState) -> np.ndarray:
     return lr
 
 
-def _set_lr(opt_state: Any, lr: Array) -> Any:
-    clip_state, adam_state = opt_state
-    hyper = dict(adam_state.hyperparams, learning_rate=lr)
-    return clip_state, adam_state._replace(hyperparams=hyper)
-
-
 def _prepared(model: Model, params: Any) -> tuple[Model, Any]:
     """The model to step with: ``model.prepare`` hoists per-step work (oRNN's expm)."""
     prepare = getattr(model, "prepare", None)
@@ -269,8 +342,8 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     n_batches = us.shape[0] // min(statics.batch_size, us.shape[0])
     size = us.shape[0] // n_batches
     order = jax.random.permutation(key, us.shape[0])[: n_batches * size]
-    opt = _optimizer(statics.clip)
-    opt_state = _set_lr(opt_state, lr)
+    opt = optimizer(statics.clip)
+    opt_state = set_lr(opt_state, lr)
     loss_fn, last_only = statics.loss_fn, statics.last_only
 
     def batch_loss(trainable, idx):
@@ -283,11 +356,7 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     def step(carry, idx):
         trainable, opt_state = carry
         loss, grads = jax.value_and_grad(batch_loss)(trainable, idx)
-        # optax mixes its int32 step count with float parameters; keep that
-        # working under a strict promotion setting of the caller.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = opt.update(grads, opt_state, trainable)
-        params, x0 = optax.apply_updates(trainable, updates)
+        (params, x0), opt_state = update(opt, grads, opt_state, trainable)
         if statics.stabilize is not None:
             params = model.stabilize(params, mode=statics.stabilize)
         return ((params, x0), opt_state), loss
@@ -331,33 +400,40 @@ class _Statics(NamedTuple):
     last_only: bool
 
 
-def fit(
-    config: TrainConfig,
-    out: str | Path | None = None,
-    *,
-    resume: bool = False,
-    progress: bool = False,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-) -> FitResult:
-    """Train ``config.model`` on ``config.task`` for every seed at once.
+class _Problem(NamedTuple):
+    """What `fit` runs for one task, each function for one seed.
 
-    Args:
-        config: The run's `TrainConfig`.
-        out: Run directory; None trains in memory (no files, no orbits kept).
-        resume: Continue the run in ``out`` from its ``state.msgpack``; its
-            ``config.json`` must match ``config`` except for ``epochs``.
-            (Keyword only.)
-        progress: Show a progress bar on stderr. (Keyword only.)
-        on_epoch: Called with each epoch's history rows summary. (Keyword only.)
-
-    Returns:
-        A `FitResult`.
-
-    Raises:
-        ValueError: If ``resume`` finds no run, a corrupted one, or one with a
-            different configuration; or ``out`` holds a run and ``resume`` is
-            False.
+    Attributes:
+        model: The model trained (``init``, ``initial_state``).
+        task: The task's data (`Task` or `LMData`).
+        dtype: Float dtype of the parameters.
+        epoch: ``(params, x0, opt_state, lr, key) -> (params, x0, opt_state,
+            train_loss, train_acc)``.
+        evaluate: ``(params, x0, split) -> (loss, accuracy)``, split
+            ``"val"`` or ``"test"``.
+        orbits: ``params -> outputs`` of one orbit record.
+        orbit_meta: Arrays stored once in ``orbit.npz``.
+        classification: Whether accuracies are defined.
     """
+
+    model: Any
+    task: Any
+    dtype: Any
+    epoch: Callable
+    evaluate: Callable
+    orbits: Callable
+    orbit_meta: dict[str, Any]
+    classification: bool
+
+
+def _orbit_inits(config: TrainConfig, state_size: int, dtype: Any) -> Array:
+    key = jax.random.key(config.data_seed + 10_007)
+    shape = (config.orbit_inits, state_size)
+    return config.orbit_std * jax.random.normal(key, shape, dtype)
+
+
+def _sequence_problem(config: TrainConfig) -> _Problem:
+    """The sine and symbol tasks: minibatches of whole sequences."""
     task = make_task(config)
     model = make_model(config, task)
     loss_fn, _ = resolve_loss(task.loss, task.output_size)
@@ -370,28 +446,164 @@ def fit(
         task.last_only,
     )
     dtype = jax.tree_util.tree_leaves(model.init(jax.random.key(0)))[0].dtype
-    data = [
-        (
-            jnp.asarray(u, dtype),
-            jnp.asarray(y, jnp.int32 if task.classification else dtype),
+    label_dtype = jnp.int32 if task.classification else dtype
+    train = (
+        jnp.asarray(task.train_inputs, dtype),
+        jnp.asarray(task.train_targets, label_dtype),
+    )
+    val = (
+        jnp.asarray(task.val_inputs, dtype),
+        jnp.asarray(task.val_targets, label_dtype),
+    )
+
+    def epoch(params, x0, opt_state, lr, key):
+        out = _epoch(statics, model, params, x0, opt_state, lr, key, *train)
+        # The training accuracy: the whole training set after the epoch.
+        return *out, _evaluate(statics, model, out[0], out[1], *train)[1]
+
+    def evaluate(params, x0, split):
+        return _evaluate(statics, model, params, x0, *val)
+
+    inputs = jnp.asarray(task.orbit_inputs, dtype)
+    inits = _orbit_inits(config, model.state_size, dtype)
+
+    def orbits(params):
+        return orbit_outputs(
+            *_prepared(model, params),
+            inputs,
+            inits,
+            steps=config.orbit_steps,
+            burn_in=config.orbit_burn_in,
         )
-        for u, y in (
-            (task.train_inputs, task.train_targets),
-            (task.val_inputs, task.val_targets),
+
+    meta = {"inputs": inputs, "inits": inits, "labels": np.asarray(task.orbit_labels)}
+    return _Problem(
+        model, task, dtype, epoch, evaluate, orbits, meta, task.classification
+    )
+
+
+def _language_problem(
+    config: TrainConfig, corpus: tasks_module.Corpus | None
+) -> _Problem:
+    """Word-level language modelling: truncated BPTT over parallel streams."""
+    from . import _train_lm as lm_kernels
+    from .orbit import lm_orbits, projections
+    from .tasks.wikitext import streams, windows
+
+    data = make_lm_data(config, corpus)
+    lm = make_model(config, data)
+    dtype = jax.tree_util.tree_leaves(lm.init(jax.random.key(0)))[0].dtype
+    statics = lm_kernels.LMStatics(
+        config.clip,
+        config.dropout,
+        config.stabilize if hasattr(lm.core, "stabilize") else None,
+    )
+    try:
+        train = windows(streams(data.train, config.batch_size), config.bptt)
+        evals = {
+            split: lm_kernels.eval_windows(tokens, config.bptt, np.dtype(dtype))
+            for split, tokens in (("val", data.val), ("test", data.test))
+        }
+    except ValueError as err:
+        raise ValueError(f"lm data: {err}") from None
+
+    def epoch(params, x0, opt_state, lr, key):
+        return lm_kernels.lm_epoch(statics, lm, params, x0, opt_state, lr, key, *train)
+
+    def evaluate(params, x0, split):
+        return lm_kernels.lm_evaluate(lm, params, x0, *evals[split])
+
+    vocabulary = data.corpus.words
+    if config.orbit_words:
+        words = [data.corpus.index(w) for w in config.orbit_words]
+    else:
+        rng = np.random.default_rng(config.data_seed)
+        words = sorted(rng.choice(data.corpus.vocab_size, 2, replace=False).tolist())
+    names = [vocabulary[w] for w in words]
+    projections(lm, lm.init(jax.random.key(0)), config.orbit_projections, vocabulary)
+    inits = _orbit_inits(config, lm.state_size, dtype)
+
+    def orbits(params):
+        directions = projections(lm, params, config.orbit_projections, vocabulary)
+        return lm_orbits(
+            lm,
+            params,
+            np.asarray(words),
+            inits,
+            directions,
+            steps=config.orbit_steps,
+            burn_in=config.orbit_burn_in,
         )
-    ]
-    state = init_state(config, model)
+
+    meta = {
+        "inputs": np.asarray(words),
+        "inits": inits,
+        "labels": np.asarray(names + [f"{n} (feedback)" for n in names]),
+        "projections": np.asarray(config.orbit_projections),
+    }
+    return _Problem(lm, data, dtype, epoch, evaluate, orbits, meta, True)
+
+
+def _over_seeds(fn: Callable, n_seeds: int) -> Callable:
+    """``fn`` mapped over a leading seed axis of every argument and output.
+
+    With one seed the axis is dropped and added back instead of vmapped: XLA's
+    layouts for a batch of one cost 10-20 % on CPU.
+    """
+    if n_seeds > 1:
+        return jax.vmap(fn)
+
+    def one(*args):
+        out = fn(*jax.tree_util.tree_map(lambda a: a[0], args))
+        return jax.tree_util.tree_map(lambda a: a[None], out)
+
+    return one
+
+
+def fit(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    corpus: tasks_module.Corpus | None = None,
+) -> FitResult:
+    """Train ``config.model`` on ``config.task`` for every seed at once.
+
+    Args:
+        config: The run's `TrainConfig`.
+        out: Run directory; None trains in memory (no files, no orbits kept).
+        resume: Continue the run in ``out`` from its ``state.msgpack``; its
+            ``config.json`` must match ``config`` except for ``epochs``.
+            (Keyword only.)
+        progress: Show a progress bar on stderr. (Keyword only.)
+        on_epoch: Called with each epoch's history rows summary. (Keyword only.)
+        corpus: The language model's corpus, already read (e.g. with
+            ``read_corpus(..., cache=True)``); None reads ``config.data``.
+            (Keyword only.)
+
+    Returns:
+        A `FitResult`.
+
+    Raises:
+        ValueError: If ``resume`` finds no run, a corrupted one, or one with a
+            different configuration; or ``out`` holds a run and ``resume`` is
+            False; or the corpus lacks a split, a word or tokens.
+    """
+    if config.task == "lm":
+        problem = _language_problem(config, corpus)
+    else:
+        problem = _sequence_problem(config)
+    n_seeds = len(config.seeds)
+    state = init_state(config, problem.model)
     history: list[dict[str, Any]] = []
     run = Path(out) if out is not None else None
     if run is not None:
         state, history = _open_run(run, config, state, resume)
-    epoch_fn = jax.vmap(
-        ft.partial(_epoch, statics, model), in_axes=(0, 0, 0, 0, 0, None, None)
-    )
-    eval_fn = jax.vmap(
-        ft.partial(_evaluate, statics, model), in_axes=(0, 0, None, None)
-    )
-    recorder = _OrbitRecorder(config, model, task, run, dtype)
+    epoch_fn = _over_seeds(problem.epoch, n_seeds)
+    eval_fn = _over_seeds(lambda p, x0: problem.evaluate(p, x0, "val"), n_seeds)
+    recorder = _OrbitRecorder(config, problem, run)
     if run is not None and state.epoch == 0 and config.orbit_every:
         recorder.record(state, 0)
     bar = _progress(config.epochs, state.epoch, progress)
@@ -407,35 +619,34 @@ def fit(
                     for s in config.seeds
                 ]
             )
-            params, x0, opt_state, train_loss = epoch_fn(
+            params, x0, opt_state, train_loss, train_acc = epoch_fn(
                 state.params,
                 state.x0,
                 state.opt_state,
-                jnp.asarray(lr, dtype),
+                jnp.asarray(lr, problem.dtype),
                 keys,
-                *data[0],
             )
-            train_eval = eval_fn(params, x0, *data[0])
-            val_loss, val_acc = eval_fn(params, x0, *data[1])
+            val_loss, val_acc = eval_fn(params, x0)
             plateau = state.plateau
             if config.schedule == "plateau":
-                zeros = jnp.zeros(len(config.seeds), val_loss.dtype)
-                update = lambda s, v, z: _plateau(config).update(z, s, value=v)[1]
-                with jax.numpy_dtype_promotion("standard"):  # as for Adam above
-                    plateau = jax.vmap(update)(plateau, val_loss, zeros)
+                zeros = jnp.zeros(n_seeds, val_loss.dtype)
+                update_plateau = lambda s, v, z: _plateau(config).update(z, s, value=v)[
+                    1
+                ]
+                with jax.numpy_dtype_promotion("standard"):  # as optax's Adam
+                    plateau = jax.vmap(update_plateau)(plateau, val_loss, zeros)
             state = TrainState(params, x0, opt_state, plateau, state.epoch + 1)
-            jax.block_until_ready((state, train_eval, val_loss, val_acc))
+            jax.block_until_ready((state, train_acc, val_loss, val_acc))
             seconds = time.perf_counter() - start  # of computing, not dispatch
+            accuracy = lambda a, i: float(a[i]) if problem.classification else math.nan
             rows = [
                 {
                     "epoch": state.epoch,
                     "seed": seed,
                     "train_loss": float(train_loss[i]),
-                    "train_acc": float(train_eval[1][i])
-                    if task.classification
-                    else math.nan,
+                    "train_acc": accuracy(train_acc, i),
                     "val_loss": float(val_loss[i]),
-                    "val_acc": float(val_acc[i]) if task.classification else math.nan,
+                    "val_acc": accuracy(val_acc, i),
                     "lr": float(lr[i]),
                     "seconds": seconds,
                 }
@@ -445,7 +656,7 @@ def fit(
             if run is not None:
                 if config.orbit_every and state.epoch % config.orbit_every == 0:
                     recorder.record(state, state.epoch)
-                _save_run(run, config, model, state, history)
+                _save_run(run, config, state, history)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{rows[0]['train_loss']:.4g}")
@@ -454,7 +665,15 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
-    return FitResult(state, history, model, task)
+    test = []
+    if config.task == "lm":
+        test_fn = _over_seeds(lambda p, x0: problem.evaluate(p, x0, "test"), n_seeds)
+        loss, acc = test_fn(state.params, state.x0)
+        test = [
+            {"test_loss": float(loss[i]), "test_acc": float(acc[i])}
+            for i in range(n_seeds)
+        ]
+    return FitResult(state, history, problem.model, problem.task, test)
 
 
 def _progress(total: int, done: int, enabled: bool) -> Any:
@@ -519,9 +738,7 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
     return [{k: int(v) if k in ints else float(v) for k, v in r.items()} for r in rows]
 
 
-def _save_run(
-    run: Path, config: TrainConfig, model: Model, state: TrainState, history: list
-) -> None:
+def _save_run(run: Path, config: TrainConfig, state: TrainState, history: list) -> None:
     """Write history, parameters and the resumable state, each atomically."""
     text = io.StringIO()
     writer = csv.DictWriter(text, HISTORY_FIELDS, lineterminator="\n")
@@ -543,15 +760,10 @@ def _save_run(
 
 
 class _OrbitRecorder:
-    """Records orbits under the task's constant inputs at chosen epochs."""
+    """Records each seed's orbits, and the parameters, at chosen epochs."""
 
-    def __init__(self, config, model, task, run, dtype):
-        self.config, self.model, self.run = config, model, run
-        self.inputs = jnp.asarray(task.orbit_inputs, dtype)
-        self.labels = task.orbit_labels
-        key = jax.random.key(config.data_seed + 10_007)
-        shape = (config.orbit_inits, model.state_size)
-        self.inits = config.orbit_std * jax.random.normal(key, shape, dtype)
+    def __init__(self, config: TrainConfig, problem: _Problem, run: Path | None):
+        self.config, self.problem, self.run = config, problem, run
 
     def record(self, state: TrainState, epoch: int) -> None:
         if self.run is None:
@@ -565,23 +777,12 @@ class _OrbitRecorder:
         )
         for i, seed in enumerate(config.seeds):
             params = jax.tree_util.tree_map(lambda a, i=i: a[i], all_params)
-            outputs = orbit_outputs(
-                *_prepared(self.model, params),
-                self.inputs,
-                self.inits,
-                steps=config.orbit_steps,
-                burn_in=config.orbit_burn_in,
-            )
+            outputs = self.problem.orbits(params)
             targets = [self.run] if i == 0 else []
             if len(config.seeds) > 1:
                 targets.append(self.run / f"seed_{seed}")
             for target in targets:
                 target.mkdir(exist_ok=True)
                 append_orbit(
-                    target / "orbit.npz",
-                    outputs,
-                    epoch,
-                    inputs=self.inputs,
-                    inits=self.inits,
-                    labels=np.asarray(self.labels),
+                    target / "orbit.npz", outputs, epoch, **self.problem.orbit_meta
                 )

@@ -11,6 +11,10 @@ from .gru import gru as gru
 from .henon import Henon as Henon
 from .henon import HenonParams as HenonParams
 from .henon import henon as henon
+from .language import Feedback as Feedback
+from .language import LanguageModel as LanguageModel
+from .language import LanguageModelParams as LanguageModelParams
+from .language import language_model as language_model
 from .linear import Linear as Linear
 from .linear import LinearParams as LinearParams
 from .linear import linear as linear

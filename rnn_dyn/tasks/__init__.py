@@ -1,7 +1,9 @@
-"""The paper's training tasks (Appendix D) as arrays: sine generation, symbols."""
+"""The paper's training tasks (Appendix D): sine generation, symbols, WikiText."""
 
 from ._task import Task as Task
 from .sine import sine as sine
 from .symbols import symbols as symbols
+from .wikitext import Corpus as Corpus
+from .wikitext import read_corpus as read_corpus
 
-TASKS = ("sine", "symbols")
+TASKS = ("sine", "symbols", "lm")

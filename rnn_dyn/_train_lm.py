@@ -1,0 +1,139 @@
+r"""The language-model kernels of `rnn_dyn.train`: truncated BPTT and perplexity.
+
+One epoch is one jitted `lax.scan` over the BPTT windows of the training
+streams (`rnn_dyn.tasks.wikitext.windows`). The state at the end of a window
+starts the next one, with its gradient stopped there (truncated BPTT); it
+starts from the model's initial state at every epoch. Evaluation runs the
+evaluation streams in windows too, carrying the state, and scores every token
+that has a successor in its stream (padding is masked out), so the
+perplexity ``exp(loss)`` does not depend on the window length.
+"""
+
+from __future__ import annotations
+
+import functools as ft
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._optim import optimizer, set_lr, update
+from .models.language import LanguageModel
+from .tasks.wikitext import streams
+
+EVAL_BATCH = 10
+
+
+class LMStatics(NamedTuple):
+    """The static part of the jitted language-model epoch."""
+
+    clip: float
+    dropout: float
+    stabilize: str | None
+
+
+def _scores(logits, targets):
+    """Per-token cross-entropy and correctness of the argmax."""
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    correct = (jnp.argmax(logits, axis=-1) == targets).astype(logits.dtype)
+    return ce, correct
+
+
+@ft.partial(jax.jit, static_argnums=(0, 1))
+def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, key,
+             inputs, targets):  # fmt: skip
+    """One epoch of truncated BPTT for one seed.
+
+    Args:
+        statics: Clip, dropout and projection settings.
+        lm: The language model.
+        params: Its parameters.
+        x0: Initial state of every stream, shape `(n,)`.
+        opt_state: The optimiser state.
+        lr: Learning rate of the epoch.
+        key: PRNG key of the epoch (dropout).
+        inputs: Windows of input words, `(K, batch, bptt)`.
+        targets: The next words, same shape.
+
+    Returns:
+        ``(params, x0, opt_state, mean loss, mean accuracy)`` over the epoch.
+    """
+    opt = optimizer(statics.clip)
+    opt_state = set_lr(opt_state, lr)
+    use_dropout = statics.dropout > 0
+
+    def window_loss(params, xs, tokens, next_tokens, key):
+        fast, p = lm.prepare(params)
+        keys = jax.random.split(key, tokens.shape[0])
+
+        def stream(x, t, k):
+            k = k if use_dropout else None
+            return fast.unroll(p, x, t, dropout=statics.dropout, key=k)
+
+        logits, xs = jax.vmap(stream)(xs, tokens, keys)
+        ce, correct = _scores(logits, next_tokens)
+        return jnp.mean(ce), (xs, jnp.mean(correct))
+
+    def step(carry, window):
+        params, opt_state, xs = carry
+        key, tokens, next_tokens = window
+        grad_fn = jax.value_and_grad(window_loss, has_aux=True)
+        (loss, (xs, acc)), grads = grad_fn(params, xs, tokens, next_tokens, key)
+        params, opt_state = update(opt, grads, opt_state, params)
+        if statics.stabilize is not None:
+            params = params._replace(
+                core=lm.core.stabilize(params.core, mode=statics.stabilize)
+            )
+        return (params, opt_state, jax.lax.stop_gradient(xs)), (loss, acc)
+
+    xs = jnp.broadcast_to(x0, (inputs.shape[1], x0.shape[0]))
+    keys = jax.random.split(key, inputs.shape[0])
+    (params, opt_state, _), (losses, accs) = jax.lax.scan(
+        step, (params, opt_state, xs), (keys, inputs, targets)
+    )
+    return params, x0, opt_state, jnp.mean(losses), jnp.mean(accs)
+
+
+@ft.partial(jax.jit, static_argnums=(0,))
+def lm_evaluate(lm: LanguageModel, params, x0, inputs, targets, weights):
+    """Mean cross-entropy and next-word accuracy over evaluation windows.
+
+    ``inputs``, ``targets`` and ``weights`` have shape `(K, batch, window)`;
+    a weight of 0 marks padding.
+    """
+    fast, p = lm.prepare(params)
+
+    def step(xs, window):
+        tokens, next_tokens, weight = window
+        logits, xs = jax.vmap(lambda x, t: fast.unroll(p, x, t))(xs, tokens)
+        ce, correct = _scores(logits, next_tokens)
+        return xs, (jnp.sum(ce * weight), jnp.sum(correct * weight))
+
+    xs = jnp.broadcast_to(x0, (inputs.shape[1], x0.shape[0]))
+    _, (ce, correct) = jax.lax.scan(step, xs, (inputs, targets, weights))
+    total = jnp.sum(weights)
+    return jnp.sum(ce) / total, jnp.sum(correct) / total
+
+
+def eval_windows(
+    tokens: np.ndarray, window: int, dtype, batch: int = EVAL_BATCH
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluation windows of ``tokens``: every successor in each stream scored.
+
+    Returns ``(inputs, targets, weights)`` of shape `(K, batch, window)`; the
+    streams are padded at the end to a whole number of windows, with weight 0.
+    """
+    batch = max(1, min(batch, len(tokens) // 2))
+    data = streams(tokens, batch)
+    length = data.shape[1] - 1
+    k = -(-length // window)
+    pad = k * window - length
+
+    def cut(a):
+        a = np.pad(a, ((0, 0), (0, pad)))
+        return a.reshape(batch, k, window).transpose(1, 0, 2)
+
+    weights = np.ones((batch, length), dtype)
+    return cut(data[:, :-1]), cut(data[:, 1:]), cut(weights)
