@@ -37,7 +37,8 @@ class LMStatics(NamedTuple):
 def _scores(logits, targets):
     """Per-token cross-entropy and correctness of the argmax."""
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
-    correct = (jnp.argmax(logits, axis=-1) == targets).astype(logits.dtype)
+    predicted = jnp.argmax(logits, axis=-1).astype(targets.dtype)
+    correct = (predicted == targets).astype(logits.dtype)
     return ce, correct
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 import warnings
@@ -184,24 +185,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser(
         "train",
-        help="train a model on sine or symbols, recording its attractors",
+        help="train a model on sine, symbols or a language model, recording "
+        "its attractors",
         description="Train with Adam and gradient clipping, several seeds at once, "
         "writing config.json, history.csv, params.npz, state.msgpack (for "
         "--resume) and, with --orbit-every, orbit.npz. --resume continues the "
-        "run in --out with its saved configuration (only --epochs may change).",
+        "run in --out with its saved configuration (only --epochs may change). "
+        "lm: a word-level language model on a WikiText directory (--data), "
+        "truncated BPTT with the state carried across windows.",
     )
-    train.add_argument("task", choices=("sine", "symbols"))
+    train.add_argument("task", choices=("sine", "symbols", "lm"))
     train.add_argument("--model", choices=TRAIN_MODELS, default="lstm")
-    train.add_argument("--hidden", type=_int_at_least(1), help="sine 200, symbols 50")
+    train.add_argument(
+        "--hidden", type=_int_at_least(1), help="sine 200, symbols 50, lm 800"
+    )
     train.add_argument("--seq-len", type=_int_at_least(2), help="sine 400, symbols 100")
     train.add_argument("--epochs", type=_int_at_least(1), help="default 100")
     train.add_argument("--lr", type=_positive_float, default=1e-3)
     train.add_argument(
-        "--batch-size", type=_int_at_least(1), help="sine 10, symbols 100"
+        "--batch-size", type=_int_at_least(1), help="sine 10, symbols 100, lm 100"
     )
     train.add_argument("--clip", type=float, default=0.25, help="0: no clipping")
     train.add_argument(
-        "--schedule", choices=("constant", "multistep", "plateau"), default="constant"
+        "--schedule",
+        choices=("constant", "multistep", "plateau"),
+        help="constant; lm: plateau",
     )
     train.add_argument(
         "--milestones", type=_int_list, default=(), help="multistep epochs E1,E2"
@@ -222,11 +230,56 @@ def build_parser() -> argparse.ArgumentParser:
         default="clip",
         help="slstm projection: clip columns over the bound, or rescale all",
     )
+    train.add_argument(
+        "--min-lr",
+        type=float,
+        default=0.0,
+        help="stop once the plateau schedule goes below this",
+    )
+    lm = train.add_argument_group("language model (lm)")
+    lm.add_argument(
+        "--data", help="WikiText directory (train.txt, valid.txt, test.txt)"
+    )
+    lm.add_argument(
+        "--train-split",
+        choices=("train", "valid"),
+        default="train",
+        help="valid: train on valid.txt, validate and test on the halves of test.txt",
+    )
+    lm.add_argument("--embed", type=_int_at_least(1), help="default: --hidden")
+    lm.add_argument("--bptt", type=_int_at_least(1), default=70)
+    lm.add_argument("--dropout", type=_fraction, help="default 0.5")
+    lm.add_argument("--tied", action="store_true", help="decoder = embedding")
+    lm.add_argument(
+        "--max-tokens",
+        type=_int_at_least(2),
+        help="use only the first tokens of each split",
+    )
+    lm.add_argument(
+        "--cache-corpus",
+        action="store_true",
+        help="keep the encoded corpus in DATA/.rnn_dyn_corpus.npz",
+    )
+    lm.add_argument(
+        "--orbit-words",
+        type=_word_list,
+        help="W1,W2: constant words of the orbits (default: 2 at random)",
+    )
+    lm.add_argument(
+        "--orbit-projections",
+        type=_word_list,
+        default=("mean", "is", "<unk>"),
+        help="mean, random[K] or words (default mean,is,<unk>)",
+    )
     train.add_argument("--orbit-every", type=_int_at_least(0), default=0)
-    train.add_argument("--orbit-steps", type=_int_at_least(2), default=1000)
-    train.add_argument("--orbit-burn-in", type=_int_at_least(0), default=900)
+    train.add_argument(
+        "--orbit-steps", type=_int_at_least(2), help="default 1000; lm 1600"
+    )
+    train.add_argument(
+        "--orbit-burn-in", type=_int_at_least(0), help="default 900; lm 1500"
+    )
     train.add_argument("--orbit-inits", type=_int_at_least(1), default=5)
-    train.add_argument("--orbit-std", type=_positive_float, default=100.0)
+    train.add_argument("--orbit-std", type=_positive_float, help="default 100; lm 1")
     train.add_argument("--resume", action="store_true")
     _add_common(train, "results/train")
     train.set_defaults(func=cmd_train)
@@ -242,8 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     orbit.add_argument(
         "--type", choices=("orbit1d", "orbit2d", "transient"), default="orbit1d"
     )
-    orbit.add_argument("--burn-in", type=_int_at_least(0), default=0,
-                       help="further steps to drop")  # fmt: skip
+    orbit.add_argument(
+        "--burn-in", type=_int_at_least(0), default=0, help="further steps to drop"
+    )
     orbit.add_argument("--epochs", type=_epoch_range, help="A:B")
     orbit.add_argument("--input", type=_int_at_least(0), default=0, help="input index")
     orbit.add_argument("--output", type=_int_at_least(0), default=0)
@@ -297,6 +351,25 @@ def _int_list(text: str) -> tuple[int, ...]:
             f"expected distinct integers >= 0 as N1,N2,..., got {text!r}"
         )
     return values
+
+
+def _word_list(text: str) -> tuple[str, ...]:
+    values = tuple(v for v in text.split(",") if v)
+    if not values or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct words as W1,W2,..., got {text!r}"
+        )
+    return values
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
 
 
 def _epoch_range(text: str) -> tuple[int, int]:
@@ -1083,7 +1156,18 @@ def _train_config(args: argparse.Namespace) -> Any:
             raise UsageError(f"cannot resume: {path} is corrupted ({err})") from None
         epochs = args.epochs or saved.epochs
         return dataclasses.replace(saved, epochs=epochs)
-    defaults = {"sine": (200, 400, 10), "symbols": (50, 100, 100)}[args.task]
+    defaults = {"sine": (200, 400, 10), "symbols": (50, 100, 100), "lm": (800, 2, 100)}
+    defaults = defaults[args.task]
+    lm = args.task == "lm"
+    if lm and not args.data:
+        raise UsageError("train lm needs --data DIR, a WikiText directory")
+    if not lm:
+        given = [
+            f for f in ("data", "embed", "dropout", "max_tokens") if getattr(args, f)
+        ]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise UsageError(f"{flag} is for the lm task only")
     return TrainConfig(
         task=args.task,
         model=args.model,
@@ -1093,7 +1177,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         lr=args.lr,
         batch_size=args.batch_size or defaults[2],
         clip=args.clip,
-        schedule=args.schedule,
+        schedule=args.schedule or ("plateau" if lm else "constant"),
         milestones=args.milestones,
         gamma=args.gamma,
         patience=args.patience,
@@ -1104,11 +1188,23 @@ def _train_config(args: argparse.Namespace) -> Any:
         n_val=args.n_val,
         learn_x0=args.learn_x0,
         orbit_every=args.orbit_every,
-        orbit_steps=args.orbit_steps,
-        orbit_burn_in=args.orbit_burn_in,
+        orbit_steps=args.orbit_steps or (1600 if lm else 1000),
+        orbit_burn_in=args.orbit_burn_in
+        if args.orbit_burn_in is not None
+        else (1500 if lm else 900),
         orbit_inits=args.orbit_inits,
         orbit_std=args.orbit_std,
         stabilize=args.stabilize,
+        min_lr=args.min_lr,
+        data=str(args.data) if lm else None,
+        train_split=args.train_split,
+        embed=args.embed,
+        bptt=args.bptt,
+        dropout=args.dropout if args.dropout is not None else (0.5 if lm else 0.0),
+        tied=args.tied,
+        max_tokens=args.max_tokens,
+        orbit_words=args.orbit_words or (),
+        orbit_projections=args.orbit_projections,
     )
 
 
@@ -1125,13 +1221,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rnn_dyn.train import fit
 
     start = time.perf_counter()
+    corpus = None
+    if config.task == "lm" and args.cache_corpus:
+        from rnn_dyn.tasks import read_corpus
+
+        splits = ("valid", "test") if config.train_split == "valid" else None
+        corpus = read_corpus(
+            config.data, cache=True, **({"splits": splits} if splits else {})
+        )
     progress = not args.quiet and sys.stderr.isatty()
-    result = fit(config, args.out, resume=args.resume, progress=progress)
+    result = fit(config, args.out, resume=args.resume, progress=progress, corpus=corpus)
     seconds = time.perf_counter() - start
     last = [row for row in result.history if row["epoch"] == result.state.epoch]
     keys = ("train_loss", "val_loss", "train_acc", "val_acc")
     clean = lambda v: None if v != v else v  # NaN (no accuracy) as null
     finals = [{k: clean(row[k]) for k in keys} | {"seed": row["seed"]} for row in last]
+    for row, test in zip(finals, result.test, strict=False):
+        row |= test
+        row |= {
+            f"{k}_ppl": math.exp(row[f"{k}_loss"]) for k in ("train", "val", "test")
+        }
     summary = {
         "task": config.task,
         "model": config.model,
@@ -1144,6 +1253,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     f = finals[0] if finals else {}
     acc = f" val acc {f['val_acc']:.3f}," if f.get("val_acc") is not None else ""
+    if "test_ppl" in f:
+        acc += f" perplexity val {f['val_ppl']:.1f} test {f['test_ppl']:.1f},"
     _emit(
         args,
         summary,
@@ -1164,6 +1275,7 @@ def cmd_orbit(args: argparse.Namespace) -> int:
         with np.load(path) as data:
             outputs, epochs = data["outputs"], data["epochs"]
             labels = data["labels"] if "labels" in data.files else None
+            projections = data.get("projections")
     except (OSError, KeyError, ValueError) as err:
         raise UsageError(f"cannot read {path}: {err}") from None
     steps, n_init, n_inputs, n_outputs, _ = outputs.shape
@@ -1183,10 +1295,26 @@ def cmd_orbit(args: argparse.Namespace) -> int:
             raise UsageError(f"no recorded epoch in {args.epochs[0]}:{args.epochs[1]}")
     order = np.argsort(epochs[keep])
     inits = slice(None) if args.init is None else slice(args.init, args.init + 1)
+    from rnn_dyn import plotting
+
+    if projections is not None and args.type != "transient":
+        # A language model's record (Supp. Figs. 5-7): every projection
+        # (rows) under every word and its feedback version (columns).
+        fig = plotting.orbit_grid(
+            epochs[keep][order],
+            outputs[args.burn_in :, inits][..., keep][..., order],
+            rows=[str(p) for p in projections],
+            columns=[str(label) for label in labels],
+            kind=args.type,
+            title=f"{Path(args.run).name}: projections of h after the burn-in",
+        )
+        out = Path(args.out) if args.out else Path(args.run) / f"orbit_{args.type}.png"
+        plotting.save_figure(fig, out)
+        print(f"wrote {out}")
+        return 0
     values = outputs[args.burn_in :, inits, args.input, args.output][..., keep][
         ..., order
     ]
-    from rnn_dyn import plotting
 
     label = labels[args.input] if labels is not None else f"input {args.input}"
     fig = plotting.orbit_diagram(

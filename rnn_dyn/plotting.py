@@ -425,6 +425,63 @@ def orbit_diagram(
     return fig
 
 
+def orbit_grid(
+    epochs: np.ndarray,
+    outputs: np.ndarray,
+    *,
+    rows: list[str],
+    columns: list[str],
+    kind: str = "orbit1d",
+    title: str | None = None,
+) -> Figure:
+    """Draw one bifurcation diagram per projection and input (Supp. Figs. 5-7).
+
+    Args:
+        epochs: Epoch of each record, shape `(r,)`.
+        outputs: Recorded orbits, shape `(steps, n_init, n_inputs, n_rows, r)`
+            (``orbit.npz``'s layout; the outputs axis holds the projections).
+        rows: A label per projection (figure row).
+        columns: A label per input (figure column), e.g. a word and its
+            feedback version.
+        kind: ``"orbit1d"`` (values against the epoch) or ``"orbit2d"``
+            ((epoch, p_t, p_t − p_{t−1}) in 3-D). (Keyword only.)
+        title: Figure title. (Keyword only.)
+
+    Returns:
+        The Figure; non-finite values are left out and counted in the title.
+    """
+    epochs = np.asarray(epochs)
+    values = np.asarray(outputs, float)
+    n_rows, n_cols = len(rows), len(columns)
+    n_bad = int((~np.isfinite(values)).sum())
+    three_d = kind == "orbit2d"
+    fig = plt.figure(figsize=(3.2 * n_cols, 2.6 * n_rows), layout="constrained")
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            kw = {"projection": "3d"} if three_d else {}
+            ax = fig.add_subplot(n_rows, n_cols, i * n_cols + j + 1, **kw)
+            v = values[:, :, j, i]
+            for r, epoch in enumerate(epochs):
+                y = v[1:, :, r].ravel() if three_d else v[:, :, r].ravel()
+                if three_d:
+                    d = (v[1:, :, r] - v[:-1, :, r]).ravel()
+                    ok = np.isfinite(y) & np.isfinite(d)
+                    ax.scatter(np.full(ok.sum(), epoch), y[ok], d[ok], s=0.3, c="k")
+                else:
+                    y = y[np.isfinite(y)]
+                    ax.plot(np.full(y.size, epoch), y, ",", c="k", alpha=0.6)
+            if i == 0:
+                ax.set_title(column, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"p = {row}", fontsize=9)
+            if i == n_rows - 1:
+                ax.set_xlabel("epoch", fontsize=8)
+            ax.tick_params(labelsize=7)
+    suffix = f"  ({n_bad} non-finite values left out)" if n_bad else ""
+    fig.suptitle((title or "") + suffix)
+    return fig
+
+
 def training_curves(
     history: list[dict[str, Any]], *, title: str | None = None
 ) -> Figure:

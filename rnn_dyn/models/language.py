@@ -112,7 +112,8 @@ class LanguageModel:
 
     def logits(self, params: LanguageModelParams, h: Float[Array, "*b h"]) -> Array:
         """Next-word logits ``D h + b`` for hidden vectors of shape `(..., H)`."""
-        return h @ self.decoder(params).T + params.decoder_bias
+        bias = params.decoder_bias.reshape((1,) * (h.ndim - 1) + (-1,))
+        return h @ self.decoder(params).T + bias
 
     def constant_input(self, params: LanguageModelParams, word: int) -> Input:
         """The core's input under the constant word ``word``: its embedding."""

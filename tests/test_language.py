@@ -1,0 +1,355 @@
+"""Word-level language model: corpus, batching, model, training, orbits, CLI."""
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import rnn_dyn as rd
+from rnn_dyn import _train_lm
+from rnn_dyn._optim import optimizer
+from rnn_dyn.cli import main
+from rnn_dyn.models.language import language_model
+from rnn_dyn.orbit import lm_orbits, projections
+from rnn_dyn.tasks.wikitext import read_corpus, streams, windows
+from rnn_dyn.train import TrainConfig, fit
+
+WIKITEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikitext-2"
+SENTENCES = [
+    "the cat is on the mat .",
+    "a dog is in the house .",
+    "the bird is on the tree .",
+    "",
+    " = Heading = ",
+    "the <unk> is on the mat .",
+]
+
+
+def write_corpus(root, bom=False, splits=("train", "valid", "test"), repeat=40):
+    """A small WikiText-like directory: structured sentences, blank lines."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, split in enumerate(splits):
+        lines = [SENTENCES[j] for j in rng.integers(0, len(SENTENCES), repeat)]
+        lines.append(f"only in {split}")
+        text = "\n".join(lines) + "\n"
+        (root / f"{split}.txt").write_bytes(
+            (b"\xef\xbb\xbf" if bom and i == 0 else b"") + text.encode()
+        )
+    return root
+
+
+def test_reader_tokenises_lines_with_eos_and_one_vocabulary(tmp_path):
+    plain = read_corpus(write_corpus(tmp_path / "plain"))
+    bom = read_corpus(write_corpus(tmp_path / "bom", bom=True))
+    assert plain.words == bom.words  # the byte-order mark is not a word
+    assert "\ufeff" not in "".join(bom.words)
+    for split in ("train", "valid", "test"):
+        np.testing.assert_array_equal(plain.splits[split], bom.splits[split])
+        text = (tmp_path / "plain" / f"{split}.txt").read_text()
+        expected = [w for line in text.splitlines() for w in (*line.split(), "<eos>")]
+        assert [plain.words[i] for i in plain.splits[split]] == expected
+    # One vocabulary over the splits, in order of first appearance.
+    assert {"train", "valid", "test"} <= set(plain.words)
+    assert plain.words.index("train") < plain.words.index("valid")
+    assert plain.words.index("valid") < plain.words.index("test")
+    assert plain.index("is") == plain.words.index("is")
+    with pytest.raises(ValueError, match="'Valkyria' is not in the vocabulary"):
+        plain.index("Valkyria")
+
+
+def test_reader_names_a_missing_split_and_caches_on_request(tmp_path):
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    with pytest.raises(ValueError, match=r"has no train\.txt .*--train-split valid"):
+        read_corpus(root)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_corpus(tmp_path / "nowhere")
+    read_corpus(root, splits=("valid", "test"))
+    assert not (root / ".rnn_dyn_corpus.npz").exists()  # only when asked
+    first = read_corpus(root, splits=("valid", "test"), cache=True)
+    assert (root / ".rnn_dyn_corpus.npz").exists()
+    again = read_corpus(root, splits=("valid", "test"), cache=True)
+    assert again.words == first.words
+    np.testing.assert_array_equal(again.splits["test"], first.splits["test"])
+    (root / "test.txt").write_text("new words here\n")  # the key changes
+    changed = read_corpus(root, splits=("valid", "test"), cache=True)
+    assert "new" in changed.words and changed.splits["test"].size == 4
+
+
+@pytest.mark.parametrize("n, batch, bptt", [(1000, 7, 13), (101, 4, 5), (60, 1, 59)])
+def test_windows_use_every_position_once_with_targets_shifted(n, batch, bptt):
+    tokens = np.arange(n)  # token t is its own position
+    data = streams(tokens, batch)
+    length = n // batch
+    np.testing.assert_array_equal(data[:, 0], np.arange(batch) * length)
+    inputs, targets = windows(data, bptt)
+    k = (length - 1) // bptt
+    assert inputs.shape == targets.shape == (k, batch, bptt)
+    np.testing.assert_array_equal(targets, inputs + 1)  # the next token
+    used = np.sort(inputs.ravel())
+    expected = np.sort(
+        (np.arange(batch)[:, None] * length + np.arange(k * bptt)).ravel()
+    )
+    np.testing.assert_array_equal(used, expected)  # each position exactly once
+    ins, outs, weights = _train_lm.eval_windows(tokens, bptt, np.float64, batch)
+    scored = outs[weights > 0]
+    assert scored.size == batch * (length - 1) == np.unique(scored).size
+    np.testing.assert_array_equal(outs[weights > 0], ins[weights > 0] + 1)
+
+
+def tiny_lm(getkey, vocab=11, model="lstm", embed=5, hidden=6, tied=False):
+    core = getattr(rd.models, model)(embed, hidden)
+    lm = language_model(core, vocab, tied=tied)
+    return lm, lm.init(getkey())
+
+
+def test_zero_decoder_gives_perplexity_equal_to_the_vocabulary(getkey):
+    lm, params = tiny_lm(getkey, vocab=37)
+    params = params._replace(
+        decoder_weight=jnp.zeros_like(params.decoder_weight),
+        decoder_bias=jnp.zeros_like(params.decoder_bias),
+    )
+    tokens = np.random.default_rng(1).integers(0, 37, 500)
+    evals = _train_lm.eval_windows(tokens, 9, np.float64, 3)
+    loss, _ = _train_lm.lm_evaluate(lm, params, lm.initial_state(params), *evals)
+    assert float(jnp.exp(loss)) == pytest.approx(37, rel=1e-12)
+
+
+def test_windows_with_carried_state_equal_one_long_unroll(getkey):
+    lm, params = tiny_lm(getkey)
+    tokens = np.random.default_rng(2).integers(0, 11, 301)
+    x0 = lm.initial_state(params)
+    logits, _ = lm.unroll(params, x0, jnp.asarray(tokens[:-1]))
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, tokens[1:])
+    for window in (7, 50, 300):  # padding, several windows, one window
+        evals = _train_lm.eval_windows(tokens, window, np.float64, 1)
+        loss, _ = _train_lm.lm_evaluate(lm, params, x0, *evals)
+        np.testing.assert_allclose(loss, jnp.mean(ce), rtol=1e-12)
+
+
+def test_epoch_with_bptt_covering_the_stream_is_one_step_on_the_full_gradient(getkey):
+    lm, params = tiny_lm(getkey)
+    tokens = np.random.default_rng(3).integers(0, 11, (2, 41))  # two streams
+    x0 = lm.initial_state(params)
+    opt = optax.chain(optax.clip_by_global_norm(0.25), optax.adam(0.01))
+
+    def loss(p):
+        logits, _ = jax.vmap(lambda t: lm.unroll(p, x0, t))(tokens[:, :-1])
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, tokens[:, 1:])
+        return jnp.mean(ce)
+
+    grads = jax.grad(loss)(params)
+    with jax.numpy_dtype_promotion("standard"):  # optax's int32 step count
+        updates, _ = opt.update(grads, opt.init(params), params)
+    expected = optax.apply_updates(params, updates)
+    inputs, targets = windows(tokens, 40)
+    statics = _train_lm.LMStatics(clip=0.25, dropout=0.0, stabilize=None)
+    opt_state = optimizer(0.25, 0.01).init(params)
+    got, *_ = _train_lm.lm_epoch(
+        statics, lm, params, x0, opt_state, jnp.asarray(0.01), getkey(), inputs, targets
+    )
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    # With shorter windows the state is carried but the gradient truncated:
+    # the first update differs from the full gradient's.
+    short = windows(tokens, 20)
+    truncated, *_ = _train_lm.lm_epoch(
+        statics, lm, params, x0, opt_state, jnp.asarray(0.01), getkey(), *short
+    )
+    assert not np.allclose(truncated.embedding, expected.embedding)
+
+
+def test_feedback_orbit_is_a_loop_of_argmax_steps(getkey):
+    lm, params = tiny_lm(getkey, vocab=13, hidden=7)
+    inits = jax.random.normal(getkey(), (2, lm.state_size))
+    names = ("mean", "random", "w3")
+    vocab = tuple(f"w{i}" for i in range(13))
+    directions = projections(lm, params, names, vocab)
+    words = np.array([4, 9])
+    got = lm_orbits(lm, params, words, inits, directions, steps=30, burn_in=20)
+    assert got.shape == (10, 2, 4, 3)
+    for i, x0 in enumerate(inits):
+        for j, word in enumerate(words):
+            for fed_back in (False, True):
+                x, w, rows = x0, int(word), []
+                for _ in range(30):
+                    x = lm.core.f(params.core, x, params.embedding[w])
+                    h = x[: lm.hidden_size]
+                    rows.append(np.asarray(directions @ h))
+                    if fed_back:
+                        w = int(
+                            np.argmax(h @ params.decoder_weight.T + params.decoder_bias)
+                        )
+                column = j + len(words) * fed_back
+                np.testing.assert_allclose(got[:, i, column], rows[20:], rtol=1e-10)
+
+
+def test_named_projections_pick_the_token_row(getkey):
+    lm, params = tiny_lm(getkey, vocab=5, embed=6, hidden=6, tied=True)
+    vocab = ("a", "is", "Valkyria", "<unk>", "b")
+    d = projections(lm, params, ("mean", "Valkyria", "is", "random2"), vocab)
+    np.testing.assert_allclose(d[0], np.full(6, 1 / 6))
+    for row, index in ((1, 2), (2, 1)):  # tied: the decoder is the embedding
+        e = params.embedding[index]
+        np.testing.assert_allclose(d[row], e / np.linalg.norm(e), rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(d[3]), 1.0)
+    with pytest.raises(ValueError, match="'cat' is not 'mean', 'random"):
+        projections(lm, params, ("cat",), vocab)
+
+
+def test_feedback_model_steps_the_core_under_the_predicted_word(getkey):
+    lm, params = tiny_lm(getkey, vocab=9)
+    feedback = lm.feedback()
+    x = jax.random.normal(getkey(), (lm.state_size,))
+    word = int(feedback.word(params, x))
+    h = x[: lm.hidden_size]
+    assert word == int(np.argmax(params.decoder_weight @ h + params.decoder_bias))
+    u = params.embedding[word]
+    np.testing.assert_allclose(
+        jax.jacfwd(feedback.f, argnums=1)(params, x, jnp.zeros(0)),
+        jax.jacfwd(lm.core.f, argnums=1)(params.core, x, u),
+        rtol=1e-12,
+    )
+    spec = rd.lyapunov_spectrum(feedback, params, x, n_steps=200, burn_in=10)
+    assert np.isfinite(spec.exponents).all()
+
+
+@pytest.mark.parametrize("model", ["slstm", "ornn", "gru"])
+def test_language_model_training_keeps_each_core_on_its_constraint(model, tmp_path):
+    root = write_corpus(tmp_path / "c")
+    config = TrainConfig(task="lm", data=str(root), model=model, hidden=8, embed=4,
+                         batch_size=4, bptt=10, epochs=2, lr=0.01)  # fmt: skip
+    result = fit(config)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < losses[0]
+    core = jax.tree.map(lambda a: a[0], result.state.params.core)
+    if model == "slstm":
+        restored = result.model.core.stabilize(core)
+        for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(core), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12)  # already projected
+    if model == "ornn":
+        w = result.model.core.recurrent_matrix(core)
+        np.testing.assert_allclose(w.T @ w, np.eye(8), atol=1e-12)
+
+
+def test_language_model_resume_continues_exactly(tmp_path):
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    config = TrainConfig(task="lm", data=str(root), train_split="valid", hidden=6,
+                         batch_size=3, bptt=8, epochs=3, dropout=0.3,
+                         schedule="plateau", orbit_every=1, orbit_steps=30,
+                         orbit_burn_in=20, orbit_words=("is", "cat"))  # fmt: skip
+    whole = fit(config, tmp_path / "whole")
+    fit(TrainConfig(**{**config.to_json(), "epochs": 1, "orbit_words": ("is", "cat")}),
+        tmp_path / "part")  # fmt: skip
+    resumed = fit(config, tmp_path / "part", resume=True)
+    for a, b in zip(
+        jax.tree.leaves(whole.state), jax.tree.leaves(resumed.state), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert whole.test == resumed.test
+    with np.load(tmp_path / "part" / "orbit.npz") as data:
+        assert data["outputs"].shape == (10, 5, 4, 3, 4)
+        assert list(data["labels"]) == ["is", "cat", "is (feedback)", "cat (feedback)"]
+        assert list(data["projections"]) == ["mean", "is", "<unk>"]
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    return code, capsys.readouterr()
+
+
+def test_cli_trains_a_language_model_and_draws_its_orbits(tmp_path, capsys):
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"), bom=True)
+    out = tmp_path / "run"
+    args = ["train", "lm", "--data", str(root), "--train-split", "valid", "--hidden",
+            "6", "--batch-size", "3", "--bptt", "8", "--epochs", "2", "--orbit-every",
+            "1", "--orbit-steps", "40", "--orbit-burn-in", "30", "--orbit-words",
+            "is,dog", "--out", str(out), "--json", "--cache-corpus"]  # fmt: skip
+    code, captured = run_cli(args, capsys)
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    final = summary["final"]
+    assert final["test_ppl"] == pytest.approx(np.exp(final["test_loss"]))
+    assert final["val_ppl"] < 40  # far below uniform over the vocabulary
+    assert (root / ".rnn_dyn_corpus.npz").exists()
+    code, captured = run_cli(["orbit", str(out)], capsys)
+    assert code == 0 and (out / "orbit_orbit1d.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "train lm needs --data DIR"),
+        (["--data", "{root}"], "has no train.txt"),
+        (
+            [
+                "--data",
+                "{root}",
+                "--train-split",
+                "valid",
+                "--orbit-words",
+                "Valkyria",
+                "--orbit-every",
+                "1",
+            ],
+            "'Valkyria' is not in the vocabulary",
+        ),  # fmt: skip
+        (
+            [
+                "--data",
+                "{root}",
+                "--train-split",
+                "valid",
+                "--orbit-projections",
+                "nope",
+                "--orbit-every",
+                "2",
+            ],
+            "projection 'nope' is not",
+        ),  # fmt: skip
+        (
+            ["--data", "{root}", "--train-split", "valid", "--tied", "--embed", "3"],
+            "tied weights need embed == hidden",
+        ),  # fmt: skip
+        (
+            ["--data", "{root}", "--train-split", "valid", "--bptt", "1000"],
+            "too short for bptt 1000",
+        ),  # fmt: skip
+        (
+            ["--data", "{root}", "--train-split", "valid", "--dropout", "1"],
+            "expected a number in [0, 1)",
+        ),  # fmt: skip
+    ],
+)
+def test_bad_language_model_flags_exit_2_with_one_line(
+    extra, message, tmp_path, capsys
+):
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    out = tmp_path / "run"
+    args = ["train", "lm", "--hidden", "4", "--epochs", "1", "--out", str(out),
+            "--batch-size", "3", "--bptt", "8"]  # fmt: skip
+    args += [a.format(root=root) for a in extra]
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(args))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (out / "state.msgpack").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not WIKITEXT.is_dir(), reason="no offline WikiText-2 copy")
+def test_small_lstm_learns_wikitext_valid():
+    config = TrainConfig(task="lm", data=str(WIKITEXT), train_split="valid", hidden=32,
+                         batch_size=20, bptt=35, epochs=1, lr=3e-3,
+                         max_tokens=120_000)  # fmt: skip
+    result = fit(config)
+    vocab = result.task.corpus.vocab_size
+    steps = (120_000 // 20 - 1) // 35
+    assert steps >= 150
+    val_ppl = float(np.exp(result.history[-1]["val_loss"]))
+    assert val_ppl < vocab / 10, (val_ppl, vocab)
