@@ -8,9 +8,10 @@ readout=4)`` (hidden 50, 4 logits), sequences of length 200, minibatches of
 Methods (one JSON line each):
 
 - ``jax_train_step``  the library's own epoch kernel, exactly as
-                      ``rnn_dyn.train.fit`` runs it: ``jax.vmap`` over the
-                      seeds (one seed here) of ``rnn_dyn.train._epoch`` with
-                      the ``_Statics`` that ``fit`` builds; one call is one
+                      ``rnn_dyn.train.fit`` runs it for one seed:
+                      ``rnn_dyn.train._epoch`` with the ``_Statics`` that
+                      ``fit`` builds (``fit`` vmaps it over seeds only when
+                      there are several); one call is one
                       jitted epoch of K steps (shuffle, gather, gradient,
                       clip, Adam, all inside a ``lax.scan``).
 - ``jax_step``        one jitted train step written with the public API, as a
@@ -35,7 +36,8 @@ Experimental methods (not run by default; ``--methods`` selects them):
                       epoch. ``history_seconds_min`` is what ``fit`` itself
                       logged as ``seconds``, which does not wait for the
                       asynchronously dispatched epoch (see the README);
-- ``jax_epoch_noseed`` ``_epoch`` without the vmap over seeds;
+- ``jax_epoch_vmap``  ``_epoch`` vmapped over a seed axis of length one (what
+                      ``fit`` ran before it dropped the axis for one seed);
 - ``jax_naive``       a hand-written batch-major LSTM (``h @ W_hh.T`` on
                       ``(100, 50)`` blocks in a ``lax.scan``, no
                       ``jax.checkpoint``) with the same optax step, called K
@@ -77,7 +79,7 @@ import numpy as np
 BENCH = "train"
 INPUT, HIDDEN, OUTPUT = 6, 50, 4
 DEFAULT_METHODS = ("jax_train_step", "jax_step", "torch")
-EXTRA_METHODS = ("fit", "jax_epoch_noseed", "jax_naive")
+EXTRA_METHODS = ("fit", "jax_epoch_vmap", "jax_naive")
 GRAD_RTOL = 1e-4
 PARAM_RTOL = 1e-3
 # JAX methods whose steps/s must reach PyTorch's (the target).
@@ -473,7 +475,6 @@ def main(argv: list[str] | None = None) -> int:
     from _timing import cpu_model, emit, environment, time_jax
 
     from rnn_dyn import train
-    from rnn_dyn._losses import resolve_loss
 
     # Probe without importing: torch runs only in the worker subprocess.
     have_torch = importlib.util.find_spec("torch") is not None
@@ -496,15 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     # What fit builds before its first epoch (rnn_dyn.train.fit).
     task = train.make_task(config)
     model = train.make_model(config, task)
-    loss_fn, _ = resolve_loss(task.loss, task.output_size)
-    statics = train._Statics(
-        config.batch_size,
-        config.clip,
-        config.learn_x0,
-        config.stabilize if hasattr(model, "stabilize") else None,
-        loss_fn,
-        task.last_only,
-    )
+    statics = train._statics(config, model, task)
     state = train.init_state(config, model)
     us = jnp.asarray(task.train_inputs, jnp.float32)
     ys = jnp.asarray(task.train_targets, jnp.int32)
@@ -561,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     def epoch_kernel(vmapped: bool) -> tuple[Any, tuple[Any, ...]]:
-        if vmapped:  # exactly fit's epoch_fn
+        if vmapped:
             fn = jax.vmap(
                 ft.partial(train._epoch, statics, model),
                 in_axes=(0, 0, 0, 0, 0, None, None),
@@ -609,12 +602,12 @@ def main(argv: list[str] | None = None) -> int:
                 emit(base | environment() | rec)
             continue
         base = {"bench": BENCH, "kind": "case", "method": method} | env
-        if method in ("jax_train_step", "jax_epoch_noseed"):
-            fn, fn_args = epoch_kernel(vmapped=method == "jax_train_step")
+        if method in ("jax_train_step", "jax_epoch_vmap"):
+            fn, fn_args = epoch_kernel(vmapped=method == "jax_epoch_vmap")
             rec, out = time_jax(
                 fn, fn_args, repeat=args.repeat, budget_s=args.max_seconds
             )
-            params1 = out[0] if method == "jax_epoch_noseed" else first_seed(out[0])
+            params1 = out[0] if method == "jax_train_step" else first_seed(out[0])
         elif method in ("jax_step", "jax_naive"):
             if method == "jax_step":
                 run_step, state0 = step, (params0, opt_state0)

@@ -402,6 +402,20 @@ class _Statics(NamedTuple):
     last_only: bool
 
 
+def _statics(config: TrainConfig, model: Model, task: tasks_module.Task) -> _Statics:
+    """The static part of `_epoch` and `_evaluate` for a sequence task."""
+    loss_fn, _ = resolve_loss(task.loss, task.output_size)
+    stabilize = config.stabilize if hasattr(model, "stabilize") else None
+    return _Statics(
+        config.batch_size,
+        config.clip,
+        config.learn_x0,
+        stabilize,
+        loss_fn,
+        task.last_only,
+    )
+
+
 class _Problem(NamedTuple):
     """What `fit` runs for one task, each function for one seed.
 
@@ -439,15 +453,7 @@ def _sequence_problem(config: TrainConfig) -> _Problem:
     """The sine and symbol tasks: minibatches of whole sequences."""
     task = make_task(config)
     model = make_model(config, task)
-    loss_fn, _ = resolve_loss(task.loss, task.output_size)
-    statics = _Statics(
-        config.batch_size,
-        config.clip,
-        config.learn_x0,
-        config.stabilize if hasattr(model, "stabilize") else None,
-        loss_fn,
-        task.last_only,
-    )
+    statics = _statics(config, model, task)
     dtype = jax.tree_util.tree_leaves(model.init(jax.random.key(0)))[0].dtype
     label_dtype = jnp.int32 if task.classification else dtype
     train = (
