@@ -11,7 +11,9 @@ perplexity ``exp(loss)`` does not depend on the window length.
 
 from __future__ import annotations
 
+import contextlib
 import functools as ft
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import jax
@@ -24,6 +26,26 @@ from .models.language import LanguageModel
 from .tasks.wikitext import streams
 
 EVAL_BATCH = 10
+
+# Host-side listeners told, after each training window, what fraction of an
+# epoch it was: an epoch of a large model runs for minutes in one jitted call,
+# and this is how its progress bar moves inside it.
+_listeners: list[Callable[[float], None]] = []
+
+
+def _window_done(fraction) -> None:
+    for listener in _listeners:
+        listener(float(fraction))
+
+
+@contextlib.contextmanager
+def window_progress(listener: Callable[[float], None]) -> Iterator[None]:
+    """Call ``listener(fraction of an epoch)`` after each training window."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 class LMStatics(NamedTuple):
@@ -87,6 +109,7 @@ def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, k
             params = params._replace(
                 core=lm.core.stabilize(params.core, mode=statics.stabilize)
             )
+        jax.debug.callback(_window_done, 1.0 / inputs.shape[0])
         return (params, opt_state, jax.lax.stop_gradient(xs)), (loss, acc)
 
     xs = jnp.broadcast_to(x0, (inputs.shape[1], x0.shape[0]))

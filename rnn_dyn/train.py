@@ -19,6 +19,7 @@ resumed run ends with exactly the parameters of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import functools as ft
@@ -619,6 +620,11 @@ def fit(
     if run is not None and state.epoch == 0 and config.orbit_every:
         recorder.record(state, 0)
     bar = _progress(config.epochs, state.epoch, progress)
+    stack = contextlib.ExitStack()
+    if bar is not None and config.task == "lm":  # windows move the bar
+        from ._train_lm import window_progress
+
+        stack.enter_context(window_progress(bar.update))
     try:
         while state.epoch < config.epochs:
             lr = _learning_rates(config, state)
@@ -670,11 +676,12 @@ def fit(
                     recorder.record(state, state.epoch)
                 _save_run(run, config, state, history)
             if bar is not None:
-                bar.update(1)
+                bar.n = state.epoch
                 bar.set_postfix(loss=f"{rows[0]['train_loss']:.4g}")
             if on_epoch is not None:
                 on_epoch(rows[0])
     finally:
+        stack.close()
         if bar is not None:
             bar.close()
     test = []

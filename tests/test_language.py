@@ -343,13 +343,29 @@ def test_bad_language_model_flags_exit_2_with_one_line(
 
 @pytest.mark.slow
 @pytest.mark.skipif(not WIKITEXT.is_dir(), reason="no offline WikiText-2 copy")
-def test_small_lstm_learns_wikitext_valid():
+def test_small_lstm_learns_wikitext_valid_in_float32():
     config = TrainConfig(task="lm", data=str(WIKITEXT), train_split="valid", hidden=32,
                          batch_size=20, bptt=35, epochs=1, lr=3e-3,
                          max_tokens=120_000)  # fmt: skip
-    result = fit(config)
+    with jax.enable_x64(False):
+        result = fit(config)
+    assert result.state.params.embedding.dtype == jnp.float32
     vocab = result.task.corpus.vocab_size
     steps = (120_000 // 20 - 1) // 35
     assert steps >= 150
     val_ppl = float(np.exp(result.history[-1]["val_loss"]))
     assert val_ppl < vocab / 10, (val_ppl, vocab)
+
+
+def test_training_windows_report_progress_within_the_epoch(tmp_path):
+    from rnn_dyn._train_lm import window_progress
+
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    config = TrainConfig(task="lm", data=str(root), train_split="valid", hidden=4,
+                         batch_size=2, bptt=5, epochs=2, seeds=(0, 1))  # fmt: skip
+    seen = []
+    with window_progress(seen.append):
+        result = fit(config)
+    windows_per_epoch = (result.task.train.size // 2 - 1) // 5
+    assert len(seen) == 2 * windows_per_epoch  # once per window, not per seed
+    assert sum(seen) == pytest.approx(2.0)
