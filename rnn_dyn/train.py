@@ -4,7 +4,10 @@ One epoch is one jitted call: the minibatch steps run in a `lax.scan`, and the
 whole epoch is `jax.vmap`-ed over seeds, so ``seeds=(0, 1, 2, 3)`` trains four
 independent models (each with its own initialisation, batch order, optimiser
 state and learning-rate schedule) for about the price of one on a GPU. A seed's
-run does not depend on which other seeds train beside it.
+run does not depend on which other seeds train beside it. The tasks: ``sine``
+and ``symbols`` (minibatches of whole sequences), and ``lm``, a word-level
+language model trained by truncated BPTT over parallel streams of a corpus
+(the kernels are in `rnn_dyn._train_lm`).
 
 A run directory holds ``config.json``, ``history.csv`` (one row per epoch and
 seed), ``state.msgpack`` (everything needed to continue, rewritten atomically
@@ -301,7 +304,7 @@ class FitResult(NamedTuple):
     history: list[dict[str, Any]]
     model: Any
     task: Any
-    test: list[dict[str, float]] = []
+    test: tuple[dict[str, float], ...] = ()
 
 
 def _plateau(config: TrainConfig) -> optax.GradientTransformationExtraArgs:
@@ -684,14 +687,14 @@ def fit(
         stack.close()
         if bar is not None:
             bar.close()
-    test = []
+    test: tuple[dict[str, float], ...] = ()
     if config.task == "lm":
         test_fn = _over_seeds(lambda p, x0: problem.evaluate(p, x0, "test"), n_seeds)
         loss, acc = test_fn(state.params, state.x0)
-        test = [
+        test = tuple(
             {"test_loss": float(loss[i]), "test_acc": float(acc[i])}
             for i in range(n_seeds)
-        ]
+        )
     return FitResult(state, history, problem.model, problem.task, test)
 
 
