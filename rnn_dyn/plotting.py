@@ -469,7 +469,7 @@ def orbit_grid(
                     ax.scatter(np.full(ok.sum(), epoch), y[ok], d[ok], s=0.3, c="k")
                 else:
                     y = y[np.isfinite(y)]
-                    ax.plot(np.full(y.size, epoch), y, ",", c="k", alpha=0.6)
+                    ax.plot(np.full(y.size, epoch), y, ".", c="k", ms=1.5, alpha=0.6)
             if i == 0:
                 ax.set_title(column, fontsize=9)
             if j == 0:

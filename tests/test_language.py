@@ -218,7 +218,7 @@ def test_feedback_model_steps_the_core_under_the_predicted_word(getkey):
     assert np.isfinite(spec.exponents).all()
 
 
-@pytest.mark.parametrize("model", ["slstm", "ornn", "gru"])
+@pytest.mark.parametrize("model", ["slstm", "ornn"])
 def test_language_model_training_keeps_each_core_on_its_constraint(model, tmp_path):
     root = write_corpus(tmp_path / "c")
     config = TrainConfig(task="lm", data=str(root), model=model, hidden=8, embed=4,
@@ -345,14 +345,14 @@ def test_bad_language_model_flags_exit_2_with_one_line(
 @pytest.mark.skipif(not WIKITEXT.is_dir(), reason="no offline WikiText-2 copy")
 def test_small_lstm_learns_wikitext_valid_in_float32():
     config = TrainConfig(task="lm", data=str(WIKITEXT), train_split="valid", hidden=32,
-                         batch_size=20, bptt=35, epochs=1, lr=3e-3,
-                         max_tokens=120_000)  # fmt: skip
+                         batch_size=20, bptt=20, epochs=1, lr=3e-3,
+                         max_tokens=80_000)  # fmt: skip
     with jax.enable_x64(False):
         result = fit(config)
     assert result.state.params.embedding.dtype == jnp.float32
     vocab = result.task.corpus.vocab_size
-    steps = (120_000 // 20 - 1) // 35
-    assert steps >= 150
+    steps = (80_000 // 20 - 1) // 20
+    assert steps >= 190
     val_ppl = float(np.exp(result.history[-1]["val_loss"]))
     assert val_ppl < vocab / 10, (val_ppl, vocab)
 
