@@ -34,6 +34,7 @@ EXPECTED_METHODS = {
         "steps_dense",
     },
     "bench_train.py": {"jax_train_step", "jax_step", "torch"},
+    "bench_lm.py": {"jax_epoch", "torch"},
 }
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
