@@ -133,6 +133,35 @@ class LanguageModel:
         core, core_params = prepare(params.core)
         return dataclasses.replace(self, core=core), params._replace(core=core_params)
 
+    def hidden_states(
+        self,
+        params: LanguageModelParams,
+        x0: State,
+        tokens: Int[Array, " t"],
+        *,
+        dropout: float = 0.0,
+        key: Key | None = None,
+    ) -> tuple[Float[Array, "t h"], State]:
+        """Run one stream: the hidden vectors the decoder reads, and the last state.
+
+        The same as `unroll` without the decoder: ``unroll`` returns
+        ``(self.logits(params, hs), x_T)`` for ``(hs, x_T)`` of this method,
+        dropout on ``hs`` included. (``dropout`` and ``key`` keyword only.)
+        """
+        inputs = params.embedding[tokens]
+        if key is not None:
+            k_in, k_out = jax.random.split(key)
+            inputs = _dropout(k_in, inputs, dropout)
+
+        def step(x, u):
+            x = self.core.f(params.core, x, u)
+            return x, self.hidden(x)
+
+        x_last, hs = jax.lax.scan(step, x0, inputs)
+        if key is not None:
+            hs = _dropout(k_out, hs, dropout)
+        return hs, x_last
+
     def unroll(
         self,
         params: LanguageModelParams,
@@ -156,18 +185,7 @@ class LanguageModel:
             ``(logits, x_T)``: logits of shape `(T, V)` (row t predicts
             ``tokens[t + 1]``) and the state after the last word.
         """
-        inputs = params.embedding[tokens]
-        if key is not None:
-            k_in, k_out = jax.random.split(key)
-            inputs = _dropout(k_in, inputs, dropout)
-
-        def step(x, u):
-            x = self.core.f(params.core, x, u)
-            return x, self.hidden(x)
-
-        x_last, hs = jax.lax.scan(step, x0, inputs)
-        if key is not None:
-            hs = _dropout(k_out, hs, dropout)
+        hs, x_last = self.hidden_states(params, x0, tokens, dropout=dropout, key=key)
         return self.logits(params, hs), x_last
 
 
