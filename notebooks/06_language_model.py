@@ -106,9 +106,10 @@ print("QUICK =", QUICK, "| device:", jax.devices()[0].device_kind)
 # the training tokens, add-one smoothing) scored on the same test tokens.
 
 # %%
-MAX_TOKENS = 20_000 if QUICK else None  # tokens of each split
-BURN_IN = 500 if QUICK else 1500  # orbit burn-in (the paper's 1500)
-N_SPECTRUM = 2000 if QUICK else 10_000  # measured steps of the spectra
+MAX_TOKENS = 12_000 if QUICK else None  # tokens of each split
+BURN_IN = 300 if QUICK else 1500  # orbit burn-in (the paper's 1500)
+N_SPECTRUM = 1000 if QUICK else 10_000  # measured steps of the spectra
+N_TEXT = 400 if QUICK else 2000  # greedy steps before the printed text
 config = TrainConfig(
     task="lm",
     data=str(DATA),
@@ -186,7 +187,7 @@ with jax.enable_x64(True):
     for word in config.orbit_words:
         u = lm.constant_input(params64, corpus.index(word))
         verdict = rd.classify_attractor(
-            lm.core, params64.core, x0, u, n_steps=2000, burn_in=2000
+            lm.core, params64.core, x0, u, n_steps=N_SPECTRUM, burn_in=N_SPECTRUM
         )
         spec = rd.lyapunov_spectrum(
             lm.core, params64.core, x0, jnp.broadcast_to(u, (N_SPECTRUM + 1000, u.size)),
@@ -198,7 +199,7 @@ with jax.enable_x64(True):
         )
         start = jax.jit(lm.core.f)(params64.core, x0, u)  # first step with the word
         verdict = rd.classify_attractor(
-            feedback, params64, start, n_steps=2000, burn_in=2000
+            feedback, params64, start, n_steps=N_SPECTRUM, burn_in=N_SPECTRUM
         )
         spec = rd.lyapunov_spectrum(
             feedback, params64, start, n_steps=N_SPECTRUM, burn_in=1000, k=3
@@ -227,10 +228,12 @@ def greedy_words(params, x, word, steps):
 
 with jax.enable_x64(True):
     for word in config.orbit_words:
-        ids = greedy_words(params64, x0, corpus.index(word), 2060)
+        ids = greedy_words(params64, x0, corpus.index(word), N_TEXT + 60)
         print(f"{word!r} ->", " ".join(corpus.words[i] for i in ids[:25]), "...")
-        tail = ids[2000:]
-        print(f"   after 2000 steps: {' '.join(corpus.words[i] for i in tail[:20])}")
+        tail = ids[N_TEXT:]
+        print(
+            f"   after {N_TEXT} steps: {' '.join(corpus.words[i] for i in tail[:20])}"
+        )
         print(f"   distinct words in the last 60: {len(Counter(tail))}")
 
 # %%
