@@ -502,11 +502,10 @@ oscillating = ("periodic", "quasi-periodic")
 assert np.all(np.abs(np.abs(y_steady).max(axis=1) - 1) < 0.2)
 assert all(k.kind in oscillating for k in sine_kinds) and rel.max() < 0.05
 assert spec.exponents[1] < -10 * spec.stderr[1] and abs(spec.exponents[0]) < 1e-3
-checks = list(sine_checks.values())
-assert checks[0].kind == "fixed-point" and all(
-    k.kind in oscillating for k in checks[1:]
-)
-assert np.all(np.diff(sine_errors) <= 0)
+checks = [k.kind in oscillating for k in sine_checks.values()]
+first = checks.index(True)  # the first checked epoch that oscillates
+assert not checks[0] and all(checks[first:])
+assert np.all(np.diff(sine_errors[first:]) <= 0)
 
 # %% [markdown]
 # The trained model turns each of the 10 constant inputs into an oscillation:
@@ -519,8 +518,9 @@ assert np.all(np.diff(sine_errors) <= 0)
 # so this checks what it learned, not how it generalises.
 #
 # Over the checked epochs the untrained model settles to a fixed point (its
-# output stops moving: frequency 0, relative error 1); from the next checked
-# epoch on it oscillates, and the largest frequency error does not increase
+# output stops moving; the "frequency" then only counts crossings of rounding
+# noise, so its error means nothing); from some checked epoch on it
+# oscillates, and from there the largest frequency error does not increase
 # from one checked epoch to the next. The orbit diagram shows the same change:
 # one point per initial state at the first recorded epochs, then a band.
 # In the last figure the output follows the target over the 100 training
