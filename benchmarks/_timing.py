@@ -193,6 +193,38 @@ def max_rss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024
 
 
+def rss_now() -> int | None:
+    """Return the current RSS from /proc/self/status in bytes, or None."""
+    try:
+        with open("/proc/self/status") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        return int(fields["VmRSS"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def rss_peak_reset() -> bool:
+    """Reset the kernel's peak-RSS counter VmHWM (Linux >= 4.0); report success."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_peak() -> int:
+    """Return the peak RSS (VmHWM) in bytes; ru_maxrss where /proc is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return max_rss_bytes()
+
+
 def emit(record: dict[str, Any]) -> None:
     """Print ``record`` as one JSON line and flush."""
     print(json.dumps(record, sort_keys=False), flush=True)

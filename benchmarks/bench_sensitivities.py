@@ -121,40 +121,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- torch
 
 
-def _rss_now() -> int | None:
-    """Return the current RSS from /proc/self/status in bytes, or None."""
-    try:
-        with open("/proc/self/status") as fh:
-            fields = dict(line.split(":", 1) for line in fh if ":" in line)
-        return int(fields["VmRSS"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def _rss_peak_reset() -> bool:
-    """Reset the kernel's peak-RSS counter VmHWM (Linux >= 4.0); report success."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _rss_peak() -> int:
-    """Return the peak RSS (VmHWM) in bytes; ru_maxrss where /proc is missing."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    from _timing import max_rss_bytes
-
-    return max_rss_bytes()
-
-
 def torch_worker(path: str) -> None:
     """Time torch forward+backward for the case stored in ``path`` (an .npz).
 
@@ -164,7 +130,7 @@ def torch_worker(path: str) -> None:
     """
     import torch
     import torch.nn.functional as F
-    from _timing import time_callable
+    from _timing import rss_now, rss_peak, rss_peak_reset, time_callable
 
     data = dict(np.load(path, allow_pickle=False))
     meta = json.loads(str(data.pop("meta")))
@@ -200,8 +166,8 @@ def torch_worker(path: str) -> None:
             out, _ = lstm(us, (h0, c0))
             readout(out[:, -1])
 
-    rss0 = _rss_now()
-    reset = _rss_peak_reset()
+    rss0 = rss_now()
+    reset = rss_peak_reset()
     fwd_bwd()  # the gradient check: one untimed call
     grads = {f"{k}": p.grad for k, p in lstm.named_parameters()}
     grads |= {f"readout.{k}": p.grad for k, p in readout.named_parameters()}
@@ -217,7 +183,7 @@ def torch_worker(path: str) -> None:
     record: dict[str, Any] = time_callable(
         fwd_bwd, repeat=meta["repeat"], budget_s=meta["budget_s"]
     )
-    peak = _rss_peak()
+    peak = rss_peak()
     record["peak_bytes"] = None if rss0 is None else int(peak - rss0)
     record["memory_source"] = (
         "rss_growth_fresh_process" if reset else "maxrss_growth_fresh_process"

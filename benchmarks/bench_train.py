@@ -169,40 +169,6 @@ def _rates(run_s: float, steps: int) -> dict[str, float]:
 # --------------------------------------------------------------------------- torch
 
 
-def _rss_now() -> int | None:
-    """Return the current RSS from /proc/self/status in bytes, or None."""
-    try:
-        with open("/proc/self/status") as fh:
-            fields = dict(line.split(":", 1) for line in fh if ":" in line)
-        return int(fields["VmRSS"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def _rss_peak_reset() -> bool:
-    """Reset the kernel's peak-RSS counter VmHWM (Linux >= 4.0); report success."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _rss_peak() -> int:
-    """Return the peak RSS (VmHWM) in bytes; ru_maxrss where /proc is missing."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    from _timing import max_rss_bytes
-
-    return max_rss_bytes()
-
-
 def torch_worker(path: str) -> None:
     """Time K PyTorch training steps per epoch for the case stored in ``path``.
 
@@ -212,7 +178,7 @@ def torch_worker(path: str) -> None:
     """
     import torch
     import torch.nn.functional as F
-    from _timing import summarise
+    from _timing import rss_now, rss_peak, rss_peak_reset, summarise
 
     data = dict(np.load(path, allow_pickle=False))
     meta = json.loads(str(data.pop("meta")))
@@ -259,8 +225,8 @@ def torch_worker(path: str) -> None:
                 torch.nn.utils.clip_grad_norm_(params, meta["clip"])
             opt.step()
 
-    rss0 = _rss_now()
-    reset = _rss_peak_reset()
+    rss0 = rss_now()
+    reset = rss_peak_reset()
     # The gradient check: the first step's gradient, untimed, no update.
     loss_backward(us[0], ys[0])
     grads = {k: p.grad.numpy() for k, p in named().items()}
@@ -288,7 +254,7 @@ def torch_worker(path: str) -> None:
         epoch()
         times.append(time.perf_counter() - t0)
     record: dict[str, Any] = summarise(first, times)
-    peak = _rss_peak()
+    peak = rss_peak()
     record["peak_bytes"] = None if rss0 is None else int(peak - rss0)
     record["memory_source"] = (
         "rss_growth_fresh_process" if reset else "maxrss_growth_fresh_process"
