@@ -1224,11 +1224,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     corpus = None
     if config.task == "lm" and args.cache_corpus:
         from rnn_dyn.tasks import read_corpus
+        from rnn_dyn.train import lm_splits
 
-        splits = ("valid", "test") if config.train_split == "valid" else None
-        corpus = read_corpus(
-            config.data, cache=True, **({"splits": splits} if splits else {})
-        )
+        corpus = read_corpus(config.data, splits=lm_splits(config), cache=True)
     progress = not args.quiet and sys.stderr.isatty()
     result = fit(config, args.out, resume=args.resume, progress=progress, corpus=corpus)
     seconds = time.perf_counter() - start

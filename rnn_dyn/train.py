@@ -231,15 +231,16 @@ class LMData(NamedTuple):
     test: np.ndarray
 
 
+def lm_splits(config: TrainConfig) -> tuple[str, ...]:
+    """The corpus splits a language-model run reads (see ``train_split``)."""
+    return ("valid", "test") if config.train_split == "valid" else tasks_module.SPLITS
+
+
 def make_lm_data(
     config: TrainConfig, corpus: tasks_module.Corpus | None = None
 ) -> LMData:
     """Read ``config.data`` (unless ``corpus`` is given) and pick the splits."""
-    needed = (
-        ("valid", "test")
-        if config.train_split == "valid"
-        else ("train", "valid", "test")
-    )
+    needed = lm_splits(config)
     if corpus is None:
         corpus = tasks_module.read_corpus(config.data, splits=needed)
     missing = [s for s in needed if s not in corpus.splits]
