@@ -447,6 +447,12 @@ class _Problem(NamedTuple):
     classification: bool
 
 
+def _param_dtype(model: Any) -> Any:
+    """The float dtype of ``model.init``'s parameters, without drawing them."""
+    shapes = jax.eval_shape(model.init, jax.random.key(0))
+    return jax.tree_util.tree_leaves(shapes)[0].dtype
+
+
 def _orbit_inits(config: TrainConfig, state_size: int, dtype: Any) -> Array:
     key = jax.random.key(config.data_seed + 10_007)
     shape = (config.orbit_inits, state_size)
@@ -459,7 +465,7 @@ def _sequence_problem(config: TrainConfig) -> _Problem:
     task = make_task(config)
     model = make_model(config, task)
     statics = _statics(config, model, task)
-    dtype = jax.tree_util.tree_leaves(model.init(jax.random.key(0)))[0].dtype
+    dtype = _param_dtype(model)
     label_dtype = jnp.int32 if task.classification else dtype
     train = (
         jnp.asarray(task.train_inputs, dtype),
@@ -506,7 +512,7 @@ def _language_problem(
 
     data = make_lm_data(config, corpus)
     lm = make_model(config, data)
-    dtype = jax.tree_util.tree_leaves(lm.init(jax.random.key(0)))[0].dtype
+    dtype = _param_dtype(lm)
     statics = lm_kernels.LMStatics(
         config.clip,
         config.dropout,
@@ -534,9 +540,10 @@ def _language_problem(
         rng = np.random.default_rng(config.data_seed)
         words = sorted(rng.choice(data.corpus.vocab_size, 2, replace=False).tolist())
     names = [vocabulary[w] for w in words]
-    if config.orbit_every:  # check the names before the first epoch
-        projections(
-            lm, lm.init(jax.random.key(0)), config.orbit_projections, vocabulary
+    if config.orbit_every:  # check the names before the first epoch (traced only)
+        jax.eval_shape(
+            lambda p: projections(lm, p, config.orbit_projections, vocabulary),
+            jax.eval_shape(lm.init, jax.random.key(0)),
         )
     inits = _orbit_inits(config, lm.state_size, dtype)
 
