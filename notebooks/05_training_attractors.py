@@ -134,7 +134,13 @@ plt.show()
 
 # %% [markdown]
 # For a long time the loss stays at $\log 4$, chance level for 4 classes; then
-# within a few epochs the accuracy jumps to nearly 1.
+# within a few epochs the accuracy jumps to nearly 1. When the jump comes
+# depends on the seed: with seeds 0 to 7 (`seeds=tuple(range(8))`, 60 epochs)
+# it came after epochs 15, 47, 41 and 11, and four seeds were still on the
+# plateau at epoch 60. It does not depend on the CPU's rounding: seed 0 jumps
+# after epoch 15 with XLA's AVX2, AVX (no FMA) and SSE4.2 code alike
+# (`XLA_FLAGS=--xla_cpu_max_isa=...`). The checks below are stated relative to
+# the epoch of the jump, whatever it is.
 #
 # Below: the recorded steady-state outputs (the logit of class XX) against the
 # epoch, under the constant input X and under the distractor d1, then the
@@ -465,7 +471,8 @@ print(
 print(f"\nat recorded epochs: attractor under omega = {omegas[mid]:.4f}, and the")
 print("largest |freq - omega| / omega over the 10 frequencies")
 sine_checks, sine_errors = {}, []
-for epoch in sine_epochs[:: max(1, len(sine_epochs) // 5)]:
+checked = sine_epochs[:: max(1, len(sine_epochs) // 5)]
+for epoch in checked:
     params = checkpoint(sine_dir, int(epoch), sine.state.params)
     kind = rd.classify_attractor(sine_model, params, sine_x0, u_mid)
     y = steady_output(sine_model, params, sine_x0, sine_inputs, N_FREQ)
@@ -502,10 +509,18 @@ oscillating = ("periodic", "quasi-periodic")
 assert np.all(np.abs(np.abs(y_steady).max(axis=1) - 1) < 0.2)
 assert all(k.kind in oscillating for k in sine_kinds) and rel.max() < 0.05
 assert spec.exponents[1] < -10 * spec.stderr[1] and abs(spec.exponents[0]) < 1e-3
-checks = [k.kind in oscillating for k in sine_checks.values()]
-first = checks.index(True)  # the first checked epoch that oscillates
-assert not checks[0] and all(checks[first:])
-assert np.all(np.diff(sine_errors[first:]) <= 0)
+# Before the learning-rate drop the trajectory of training is erratic, and so
+# is what the model settles into (rounding alone changes it: a CPU without FMA
+# gives another sequence of verdicts); after the drop it is not.
+assert sine_checks[0].kind == "fixed-point"
+after_drop = checked > sine_config.milestones[0]
+assert after_drop.sum() >= 2
+assert all(
+    kind.kind in oscillating
+    for kind, late in zip(sine_checks.values(), after_drop, strict=True)
+    if late
+)
+assert np.max(np.asarray(sine_errors)[after_drop]) < 0.05
 
 # %% [markdown]
 # The trained model turns each of the 10 constant inputs into an oscillation:
@@ -519,10 +534,14 @@ assert np.all(np.diff(sine_errors[first:]) <= 0)
 #
 # Over the checked epochs the untrained model settles to a fixed point (its
 # output stops moving; the "frequency" then only counts crossings of rounding
-# noise, so its error means nothing); from some checked epoch on it
-# oscillates, and from there the largest frequency error does not increase
-# from one checked epoch to the next. The orbit diagram shows the same change:
-# one point per initial state at the first recorded epochs, then a band.
+# noise, so its error means nothing). While the learning rate is 0.01 the
+# verdicts and the frequency errors jump from one checked epoch to the next,
+# as the loss does, and they are not reproducible across CPUs: rounding alone
+# moves this part of training (on a CPU without FMA, epoch 20 already
+# oscillates and the errors of epochs 60 and 80 are equal). After the drop
+# every checked epoch oscillates, within 5 % of $\omega$ at every frequency.
+# The orbit diagram shows the same change: one point per initial state at the
+# first recorded epochs, then a band.
 # In the last figure the output follows the target over the 100 training
 # steps; beyond them the small frequency error accumulates into a visible
 # phase difference, while the amplitude stays close to 1 (the largest $|y|$

@@ -1,0 +1,18 @@
+"""Test tiers for the whole tree: which notebook runs are `slow`.
+
+`make test` runs everything not marked ``slow``; `make test-slow` runs the
+rest. Tests in tests/ carry the marker themselves; the notebooks executed by
+nbmake cannot, so their items are marked here by file name.
+"""
+
+import pytest
+
+# Notebooks whose run trains models for minutes: the slow tier executes them.
+SLOW_NOTEBOOKS = {"05_training_attractors.ipynb"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the nbmake items of SLOW_NOTEBOOKS as slow."""
+    for item in items:
+        if item.path.suffix == ".ipynb" and item.path.name in SLOW_NOTEBOOKS:
+            item.add_marker(pytest.mark.slow)
