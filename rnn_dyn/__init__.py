@@ -2,7 +2,9 @@
 
 Public names are loaded lazily (PEP 562), so ``rnn-dyn --help`` and
 ``import rnn_dyn.cli`` never import JAX; ``import rnn_dyn`` then
-``rnn_dyn.simulate`` imports it on first use.
+``rnn_dyn.simulate`` imports it on first use. `_EXPORTS` is the list of
+public names; the ``TYPE_CHECKING`` block repeats it for type checkers and
+editors, and `tests/test_exports.py` keeps the two equal.
 """
 
 import importlib
@@ -16,6 +18,10 @@ _EXPORTS = {
     "landscape": (".landscape", None),
     "lipschitz": (".lipschitz", None),
     "smoothness": (".smoothness", None),
+    "tasks": (".tasks", None),
+    "train": (".train", None),
+    "orbit": (".orbit", None),
+    "plotting": (".plotting", None),
     "power_iteration": ("._lipschitz", "power_iteration"),
     "PowerIterationResult": ("._lipschitz", "PowerIterationResult"),
     "jacobian_norms": ("._lipschitz", "jacobian_norms"),
@@ -74,7 +80,11 @@ if TYPE_CHECKING:
     from . import lipschitz as lipschitz
     from . import lyapunov as lyapunov
     from . import models as models
+    from . import orbit as orbit
+    from . import plotting as plotting
     from . import smoothness as smoothness
+    from . import tasks as tasks
+    from . import train as train
     from ._fixed_points import FixedPoints as FixedPoints
     from ._fixed_points import cycles as cycles
     from ._fixed_points import fixed_points as fixed_points
