@@ -63,7 +63,13 @@ def test_grid_centre_equals_cost_and_line_agrees_with_plane(getkey):
 def test_chaotic_lstm_loss_is_exactly_zero_at_theta_true():
     model, theta, x0 = chaotic()
     us = jnp.zeros((200, 0))
-    ys = rd.simulate(model, theta, x0, us).outputs
+    # Targets from the grid's own evaluator: rd.simulate is another compiled
+    # program, whose last bits may differ on some CPUs, and over 200 chaotic
+    # steps a last bit grows (e^{0.17 t}), so V(θ_true) need not be 0 there.
+    ys = ls.reference_outputs(model, theta, x0, us)
+    # The same trajectory as rd.simulate's, while rounding cannot yet matter.
+    sim = rd.simulate(model, theta, x0, us).outputs
+    np.testing.assert_allclose(ys[:50], sim[:50], rtol=1e-10, atol=1e-12)
     s = ls.coordinates(0.5, 2.0, 101, exact=[1.0])
     line = ls.line(
         model, theta, _zeros(theta), x0, us, ys, s, burn_in=100, steady_steps=100
@@ -185,7 +191,10 @@ SHARDING_SCRIPT = textwrap.dedent(
 
 
 def test_chunked_unchunked_and_sharded_grids_are_identical():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    # Keep the caller's XLA flags (--xla_cpu_max_isa, say) and add 4 devices.
+    devices = "--xla_force_host_platform_device_count=4"
+    flags = f"{os.environ.get('XLA_FLAGS', '')} {devices}".strip()
+    env = {**os.environ, "XLA_FLAGS": flags}
     result = subprocess.run(
         [sys.executable, "-c", SHARDING_SCRIPT], capture_output=True, text=True, env=env
     )
