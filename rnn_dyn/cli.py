@@ -1156,8 +1156,6 @@ def _train_config(args: argparse.Namespace) -> Any:
             raise UsageError(f"cannot resume: {path} is corrupted ({err})") from None
         epochs = args.epochs or saved.epochs
         return dataclasses.replace(saved, epochs=epochs)
-    defaults = {"sine": (200, 400, 10), "symbols": (50, 100, 100), "lm": (800, 2, 100)}
-    defaults = defaults[args.task]
     lm = args.task == "lm"
     if lm and not args.data:
         raise UsageError("train lm needs --data DIR, a WikiText directory")
@@ -1168,16 +1166,17 @@ def _train_config(args: argparse.Namespace) -> Any:
         if given:
             flag = "--" + given[0].replace("_", "-")
             raise UsageError(f"{flag} is for the lm task only")
+    # Flags not given stay None: TrainConfig fills them from TASK_DEFAULTS.
     return TrainConfig(
         task=args.task,
         model=args.model,
-        hidden=args.hidden or defaults[0],
-        seq_len=args.seq_len or defaults[1],
+        hidden=args.hidden,
+        seq_len=args.seq_len,
         epochs=args.epochs or 100,
         lr=args.lr,
-        batch_size=args.batch_size or defaults[2],
+        batch_size=args.batch_size,
         clip=args.clip,
-        schedule=args.schedule or ("plateau" if lm else "constant"),
+        schedule=args.schedule,
         milestones=args.milestones,
         gamma=args.gamma,
         patience=args.patience,
@@ -1188,10 +1187,8 @@ def _train_config(args: argparse.Namespace) -> Any:
         n_val=args.n_val,
         learn_x0=args.learn_x0,
         orbit_every=args.orbit_every,
-        orbit_steps=args.orbit_steps or (1600 if lm else 1000),
-        orbit_burn_in=args.orbit_burn_in
-        if args.orbit_burn_in is not None
-        else (1500 if lm else 900),
+        orbit_steps=args.orbit_steps,
+        orbit_burn_in=args.orbit_burn_in,
         orbit_inits=args.orbit_inits,
         orbit_std=args.orbit_std,
         stabilize=args.stabilize,
@@ -1200,7 +1197,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         train_split=args.train_split,
         embed=args.embed,
         bptt=args.bptt,
-        dropout=args.dropout if args.dropout is not None else (0.5 if lm else 0.0),
+        dropout=args.dropout,
         tied=args.tied,
         max_tokens=args.max_tokens,
         orbit_words=args.orbit_words or (),

@@ -64,12 +64,31 @@ HISTORY_FIELDS = (
 )
 
 
+# What each task trains with unless told otherwise: the sizes of the paper's
+# runs (Supp. material, Appendix D) and, for the language model, the authors'
+# regularisation, schedule and orbit lengths. `TrainConfig` fills the fields
+# left None from here, and `rnn-dyn train` passes None for flags not given, so
+# the library and the CLI train the same model from the same settings.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sine": dict(hidden=200, seq_len=400, batch_size=10, schedule="constant",
+                 dropout=0.0, orbit_steps=1000, orbit_burn_in=900),
+    "symbols": dict(hidden=50, seq_len=100, batch_size=100, schedule="constant",
+                    dropout=0.0, orbit_steps=1000, orbit_burn_in=900),
+    "lm": dict(hidden=800, seq_len=2, batch_size=100, schedule="plateau",
+               dropout=0.5, orbit_steps=1600, orbit_burn_in=1500),
+}  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (saved as ``config.json``).
 
+    The fields that default to None here (sizes, schedule, dropout, orbit
+    lengths) take the task's value from `TASK_DEFAULTS` when left None, so a
+    config always holds the values it trains with.
+
     Attributes:
-        task: ``"sine"`` or ``"symbols"``.
+        task: ``"sine"``, ``"symbols"`` or ``"lm"``.
         model: One of ``MODELS``.
         hidden: Hidden units.
         seq_len: Sequence length.
@@ -117,13 +136,13 @@ class TrainConfig:
 
     task: str = "symbols"
     model: str = "lstm"
-    hidden: int = 50
-    seq_len: int = 100
+    hidden: int | None = None  # None: from TASK_DEFAULTS[task], as each field there
+    seq_len: int | None = None
     epochs: int = 100
     lr: float = 1e-3
-    batch_size: int = 100
+    batch_size: int | None = None
     clip: float = 0.25
-    schedule: str = "constant"
+    schedule: str | None = None
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
     patience: int = 7
@@ -135,8 +154,8 @@ class TrainConfig:
     n_val: int | None = None
     learn_x0: bool = False
     orbit_every: int = 0
-    orbit_steps: int = 1000
-    orbit_burn_in: int = 900
+    orbit_steps: int | None = None
+    orbit_burn_in: int | None = None
     orbit_inits: int = 5
     orbit_std: float | None = None
     stabilize: str = "clip"
@@ -144,15 +163,20 @@ class TrainConfig:
     train_split: str = "train"
     embed: int | None = None
     bptt: int = 70
-    dropout: float = 0.0
+    dropout: float | None = None
     tied: bool = False
     max_tokens: int | None = None
     orbit_words: tuple[str, ...] = ()
     orbit_projections: tuple[str, ...] = ("mean", "is", "<unk>")
 
     def __post_init__(self) -> None:
-        """Check the values; raise a one-line ValueError naming the bad one."""
+        """Fill the task's defaults; raise a one-line ValueError for a bad value."""
         names = tasks_module.TASKS
+        if self.task not in names:
+            raise ValueError(f"task must be one of {names}, got {self.task!r}")
+        for name, value in TASK_DEFAULTS[self.task].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         sizes = {
             k: getattr(self, k) for k in ("hidden", "seq_len", "epochs", "batch_size")
         }

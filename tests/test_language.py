@@ -222,7 +222,8 @@ def test_feedback_model_steps_the_core_under_the_predicted_word(getkey):
 def test_language_model_training_keeps_each_core_on_its_constraint(model, tmp_path):
     root = write_corpus(tmp_path / "c")
     config = TrainConfig(task="lm", data=str(root), model=model, hidden=8, embed=4,
-                         batch_size=4, bptt=10, epochs=2, lr=0.01)  # fmt: skip
+                         batch_size=4, bptt=10, epochs=2, lr=0.01,
+                         dropout=0.0)  # fmt: skip
     result = fit(config)
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < losses[0]
@@ -346,7 +347,7 @@ def test_bad_language_model_flags_exit_2_with_one_line(
 def test_small_lstm_learns_wikitext_valid_in_float32():
     config = TrainConfig(task="lm", data=str(WIKITEXT), train_split="valid", hidden=32,
                          batch_size=20, bptt=20, epochs=1, lr=3e-3,
-                         max_tokens=80_000)  # fmt: skip
+                         dropout=0.0, max_tokens=80_000)  # fmt: skip
     with jax.enable_x64(False):
         result = fit(config)
     assert result.state.params.embedding.dtype == jnp.float32

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import rnn_dyn as rd
-from rnn_dyn.cli import main
+from rnn_dyn.cli import _train_config, build_parser, main
 from rnn_dyn.orbit import orbit_outputs
 from rnn_dyn.tasks import sine, symbols
-from rnn_dyn.train import TrainConfig, fit, read_history
+from rnn_dyn.train import TASK_DEFAULTS, TrainConfig, fit, read_history
 
 SMALL = dict(
     task="symbols",
@@ -28,6 +28,28 @@ SMALL = dict(
     batch_size=20,
     lr=0.02,
 )
+
+
+@pytest.mark.parametrize("task", ["sine", "symbols", "lm"])
+@pytest.mark.parametrize(
+    "flags",
+    [{}, {"hidden": 7, "dropout": 0.2, "schedule": "multistep", "orbit_steps": 5000}],
+    ids=["defaults", "given"],
+)
+def test_cli_and_library_build_the_same_config(task, flags, tmp_path):
+    """`rnn-dyn train TASK FLAGS` trains what `TrainConfig(task=TASK, **FLAGS)` does."""
+    data = {"data": str(tmp_path)} if task == "lm" else {}
+    if task != "lm":
+        flags = {k: v for k, v in flags.items() if k != "dropout"}  # lm only
+    argv = ["train", task, "--out", str(tmp_path / "run")]
+    for name, value in {**data, **flags}.items():
+        argv += ["--" + name.replace("_", "-"), str(value)]
+    from_cli = _train_config(build_parser().parse_args(argv))
+    library = TrainConfig(task=task, **data, **flags)
+    assert from_cli == library
+    for name, default in TASK_DEFAULTS[task].items():
+        assert getattr(library, name) == flags.get(name, default), name
+    assert TrainConfig.from_json(json.loads(json.dumps(library.to_json()))) == library
 
 
 def test_sine_targets_are_the_sine_of_the_running_sum():
