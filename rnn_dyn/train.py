@@ -182,7 +182,6 @@ class TrainConfig:
             k: getattr(self, k) for k in ("hidden", "seq_len", "epochs", "batch_size")
         }
         checks = [
-            (self.task in names, f"task must be one of {names}, got {self.task!r}"),
             (self.model in MODELS, f"model must be in {MODELS}, got {self.model!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.stabilize in ("clip", "authors"), "stabilize must be clip|authors"),
