@@ -8,12 +8,12 @@ per method and H):
 
 - ``reverse``        jit(rd.reverse_gradient) of the MSE against Gaussian
                      targets: one BPTT gradient, the unit of cost;
-- ``traj_matfree``   jit(rd.lipschitz.trajectory_lipschitz(wrt="params")):
+- ``traj_matfree``   jit(rd.trajectory_lipschitz(wrt="params")):
                      ‖∂ŷ_{0:N-1}/∂θ‖₂ by power iteration through ``simulate``
                      (jvp + vjp), never forming the Jacobian;
 - ``traj_dense``     the same number from the dense (N·p) × P Jacobian
                      (``jax.jacrev`` of the flattened outputs w.r.t. flat θ);
-- ``steps_matfree``  jit(rd.lipschitz.jacobian_norms) at the N states of the
+- ``steps_matfree``  jit(rd.jacobian_norms) at the N states of the
                      trajectory: max_t ‖[A_t B_t]‖₂, ‖A_t‖₂ and ‖[C_t F_t]‖₂;
 - ``steps_dense``    the same maxima from ``rd.jacobians`` (A_t, B_t, C_t, F_t
                      stacked over t, B_t of shape n × P per step).
@@ -190,7 +190,7 @@ def _methods(model: Any, args: argparse.Namespace) -> dict[str, Any]:
 
     def traj_matfree(params, x0, us, ys, key):
         del ys
-        res = rd.lipschitz.trajectory_lipschitz(
+        res = rd.trajectory_lipschitz(
             model, params, x0, us, key=key, wrt="params", **traj_kw
         )
         return res.sigma, res.history
@@ -208,7 +208,7 @@ def _methods(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     def steps_matfree(params, x0, us, ys, key):
         del ys
         xs = rd.simulate(model, params, x0, us).states
-        norms = rd.lipschitz.jacobian_norms(model, params, xs, us, key=key, **steps_kw)
+        norms = rd.jacobian_norms(model, params, xs, us, key=key, **steps_kw)
         return jnp.stack(tuple(norms.max()))
 
     def steps_dense(params, x0, us, ys, key):
@@ -294,9 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     n_steps = args.steps
     iters = {
         "traj_matfree": args.num_iters
-        or _default(rd.lipschitz.trajectory_lipschitz, "num_iters"),
+        or _default(rd.trajectory_lipschitz, "num_iters"),
         "steps_matfree": args.steps_num_iters
-        or _default(rd.lipschitz.jacobian_norms, "num_iters"),
+        or _default(rd.jacobian_norms, "num_iters"),
     }
     last: dict[str, tuple[float, float]] = {}  # method -> (run_s, work) of last run
     reverse_s: dict[int, float] = {}

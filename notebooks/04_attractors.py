@@ -28,7 +28,7 @@
 #   $f^k(x) - x = 0$), with Floquet multipliers and stability labels;
 # - `rd.ensemble_entropy`, the entropy $H_t$ of an ensemble of states
 #   (Eq. (3) and Theorem 2 of the paper);
-# - `rnn_dyn.lyapunov.kaplan_yorke_dimension` and the figures of
+# - `rd.kaplan_yorke_dimension` and the figures of
 #   `rnn_dyn.plotting`.
 #
 # The sections:
@@ -59,7 +59,7 @@ import numpy as np
 import rnn_dyn as rd
 from rnn_dyn import plotting
 from rnn_dyn.examples import chaotic_lstm
-from rnn_dyn.lyapunov import kaplan_yorke_dimension
+from rnn_dyn import kaplan_yorke_dimension
 
 QUICK = os.environ.get("RNN_DYN_QUICK") == "1"
 jax.config.update("jax_enable_x64", True)

@@ -12,50 +12,57 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "models": (".models", None),
-    "examples": (".examples", None),
-    "landscape": (".landscape", None),
-    "lipschitz": (".lipschitz", None),
-    "smoothness": (".smoothness", None),
-    "tasks": (".tasks", None),
-    "train": (".train", None),
-    "orbit": (".orbit", None),
-    "plotting": (".plotting", None),
-    "power_iteration": ("._lipschitz", "power_iteration"),
-    "PowerIterationResult": ("._lipschitz", "PowerIterationResult"),
-    "jacobian_norms": ("._lipschitz", "jacobian_norms"),
-    "JacobianNorms": ("._lipschitz", "JacobianNorms"),
-    "trajectory_lipschitz": ("._lipschitz", "trajectory_lipschitz"),
-    "entropy": (".entropy", None),
-    "kozachenko_leonenko": (".entropy", "kozachenko_leonenko"),
-    "ensemble_entropy": (".entropy", "ensemble_entropy"),
-    "EnsembleEntropy": (".entropy", "EnsembleEntropy"),
-    "lyapunov": (".lyapunov", None),
-    "lyapunov_spectrum": (".lyapunov", "lyapunov_spectrum"),
-    "largest_lyapunov_exponent": (".lyapunov", "largest_lyapunov_exponent"),
-    "LyapunovSpectrum": (".lyapunov", "LyapunovSpectrum"),
-    "classify_attractor": (".lyapunov", "classify_attractor"),
-    "Attractor": (".lyapunov", "Attractor"),
-    "fixed_points": ("._fixed_points", "fixed_points"),
-    "cycles": ("._fixed_points", "cycles"),
-    "FixedPoints": ("._fixed_points", "FixedPoints"),
-    "save_params": ("._io", "save_params"),
-    "load_params": ("._io", "load_params"),
-    "mse": ("._losses", "mse"),
-    "bce_with_logits": ("._losses", "bce_with_logits"),
-    "cross_entropy": ("._losses", "cross_entropy"),
-    "Trajectory": ("._simulate", "Trajectory"),
-    "simulate": ("._simulate", "simulate"),
-    "cost": ("._simulate", "cost"),
-    "Jacobians": ("._sensitivity", "Jacobians"),
-    "Sensitivities": ("._sensitivity", "Sensitivities"),
-    "step_jacobians": ("._sensitivity", "step_jacobians"),
-    "jacobians": ("._sensitivity", "jacobians"),
-    "forward_sensitivities": ("._sensitivity", "forward_sensitivities"),
-    "forward_gradient": ("._sensitivity", "forward_gradient"),
-    "reverse_gradient": ("._sensitivity", "reverse_gradient"),
-    "directional_sensitivity": ("._sensitivity", "directional_sensitivity"),
+# The one export list. A public module or package (``rd.x.name``) is
+# listed in `_MODULES`; a top-level name (``rd.name``) lives in a private
+# module ``_x.py``, whose ``__all__`` is exactly the names listed for it here
+# (`tests/test_exports.py` checks both, and the TYPE_CHECKING mirror below).
+_MODULES = (
+    "models",
+    "examples",
+    "tasks",
+    "landscape",
+    "smoothness",
+    "train",
+    "orbit",
+    "plotting",
+)
+_NAMES = {
+    "._simulate": ("Trajectory", "simulate", "cost"),
+    "._sensitivity": (
+        "Jacobians",
+        "Sensitivities",
+        "step_jacobians",
+        "jacobians",
+        "forward_sensitivities",
+        "forward_gradient",
+        "reverse_gradient",
+        "directional_sensitivity",
+    ),
+    "._lipschitz": (
+        "PowerIterationResult",
+        "power_iteration",
+        "JacobianNorms",
+        "jacobian_norms",
+        "trajectory_lipschitz",
+        "CostSmoothness",
+        "cost_smoothness",
+        "jacobian_lipschitz",
+    ),
+    "._lyapunov": (
+        "LyapunovSpectrum",
+        "lyapunov_spectrum",
+        "largest_lyapunov_exponent",
+        "kaplan_yorke_dimension",
+        "Attractor",
+        "classify_attractor",
+    ),
+    "._fixed_points": ("FixedPoints", "fixed_points", "cycles"),
+    "._entropy": ("kozachenko_leonenko", "EnsembleEntropy", "ensemble_entropy"),
+    "._losses": ("mse", "bce_with_logits", "cross_entropy"),
+    "._io": ("save_params", "load_params"),
+}
+_EXPORTS = {name: (f".{name}", None) for name in _MODULES} | {
+    name: (module, name) for module, names in _NAMES.items() for name in names
 }
 
 
@@ -74,30 +81,39 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from . import entropy as entropy
     from . import examples as examples
     from . import landscape as landscape
-    from . import lipschitz as lipschitz
-    from . import lyapunov as lyapunov
     from . import models as models
     from . import orbit as orbit
     from . import plotting as plotting
     from . import smoothness as smoothness
     from . import tasks as tasks
     from . import train as train
+    from ._entropy import EnsembleEntropy as EnsembleEntropy
+    from ._entropy import ensemble_entropy as ensemble_entropy
+    from ._entropy import kozachenko_leonenko as kozachenko_leonenko
     from ._fixed_points import FixedPoints as FixedPoints
     from ._fixed_points import cycles as cycles
     from ._fixed_points import fixed_points as fixed_points
     from ._io import load_params as load_params
     from ._io import save_params as save_params
+    from ._lipschitz import CostSmoothness as CostSmoothness
     from ._lipschitz import JacobianNorms as JacobianNorms
     from ._lipschitz import PowerIterationResult as PowerIterationResult
+    from ._lipschitz import cost_smoothness as cost_smoothness
+    from ._lipschitz import jacobian_lipschitz as jacobian_lipschitz
     from ._lipschitz import jacobian_norms as jacobian_norms
     from ._lipschitz import power_iteration as power_iteration
     from ._lipschitz import trajectory_lipschitz as trajectory_lipschitz
     from ._losses import bce_with_logits as bce_with_logits
     from ._losses import cross_entropy as cross_entropy
     from ._losses import mse as mse
+    from ._lyapunov import Attractor as Attractor
+    from ._lyapunov import LyapunovSpectrum as LyapunovSpectrum
+    from ._lyapunov import classify_attractor as classify_attractor
+    from ._lyapunov import kaplan_yorke_dimension as kaplan_yorke_dimension
+    from ._lyapunov import largest_lyapunov_exponent as largest_lyapunov_exponent
+    from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
     from ._sensitivity import Jacobians as Jacobians
     from ._sensitivity import Sensitivities as Sensitivities
     from ._sensitivity import directional_sensitivity as directional_sensitivity
@@ -109,11 +125,3 @@ if TYPE_CHECKING:
     from ._simulate import Trajectory as Trajectory
     from ._simulate import cost as cost
     from ._simulate import simulate as simulate
-    from .entropy import EnsembleEntropy as EnsembleEntropy
-    from .entropy import ensemble_entropy as ensemble_entropy
-    from .entropy import kozachenko_leonenko as kozachenko_leonenko
-    from .lyapunov import Attractor as Attractor
-    from .lyapunov import LyapunovSpectrum as LyapunovSpectrum
-    from .lyapunov import classify_attractor as classify_attractor
-    from .lyapunov import largest_lyapunov_exponent as largest_lyapunov_exponent
-    from .lyapunov import lyapunov_spectrum as lyapunov_spectrum

@@ -24,6 +24,17 @@ from ._types import Inputs, Params, State
 from ._validate import check_params, check_trajectory_args
 from .models._base import Model
 
+__all__ = [
+    "PowerIterationResult",
+    "power_iteration",
+    "JacobianNorms",
+    "jacobian_norms",
+    "trajectory_lipschitz",
+    "CostSmoothness",
+    "cost_smoothness",
+    "jacobian_lipschitz",
+]
+
 
 class PowerIterationResult(NamedTuple):
     """Result of `power_iteration`.

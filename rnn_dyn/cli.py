@@ -903,7 +903,7 @@ def cmd_lyapunov(args: argparse.Namespace) -> int:
     import numpy as np
 
     import rnn_dyn as rd
-    from rnn_dyn.lyapunov import kaplan_yorke_dimension
+    from rnn_dyn import kaplan_yorke_dimension
 
     model, params, x0, name = system_from_args(args)
     n = model.state_size

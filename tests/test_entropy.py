@@ -1,4 +1,4 @@
-"""Tests of rnn_dyn.entropy: the Kozachenko-Leonenko estimator and Theorem 2."""
+"""Tests of the entropy estimators: the Kozachenko-Leonenko estimator and Theorem 2."""
 
 import functools as ft
 import math
@@ -11,7 +11,7 @@ import scipy.spatial
 import scipy.special
 
 import rnn_dyn as rd
-from rnn_dyn.entropy import ensemble_entropy, kozachenko_leonenko
+from rnn_dyn import ensemble_entropy, kozachenko_leonenko
 from rnn_dyn.models.linear import LinearParams
 
 K = 4

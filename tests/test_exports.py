@@ -1,4 +1,4 @@
-"""The top-level names: one list (`_EXPORTS`), mirrored for type checkers."""
+"""The top-level names: one list (`_EXPORTS`), the naming rule, the type-checker mirror."""
 
 import ast
 import importlib
@@ -47,6 +47,28 @@ def test_every_export_resolves_to_its_source(name):
     expected = module if attr is None else getattr(module, attr)
     assert getattr(rnn_dyn, name) is expected
     assert name in dir(rnn_dyn)
+
+
+def test_each_private_home_exports_exactly_its_all():
+    """A top-level name lives in a private ``_x.py`` whose ``__all__`` is listed."""
+    for module_name, names in rnn_dyn._NAMES.items():
+        assert module_name.startswith("._"), f"{module_name} is not private"
+        module = importlib.import_module(module_name, "rnn_dyn")
+        assert sorted(module.__all__) == sorted(names), module_name
+        for name in names:
+            assert getattr(module, name).__module__ in (module.__name__, "typing")
+
+
+def test_every_public_module_is_exported():
+    """``rd.x`` for every public module or package of rnn_dyn (the CLI aside)."""
+    root = INIT.parent
+    public = {
+        p.stem if p.is_file() else p.name
+        for p in root.iterdir()
+        if not p.name.startswith("_")
+        and (p.suffix == ".py" or (p / "__init__.py").exists())
+    }
+    assert public - {"cli"} == set(rnn_dyn._MODULES)
 
 
 def test_unknown_name_is_an_attribute_error():

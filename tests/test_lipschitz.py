@@ -163,7 +163,7 @@ def test_cost_smoothness_in_a_tiny_ball_equals_dense_gradient_and_hessian(getkey
     ys = rd.simulate(model, params, x0, us).outputs * 1.05
     z0, unravel = ravel_pytree((params, x0))
     lengths = (4, 12)
-    result = rd.lipschitz.cost_smoothness(
+    result = rd.cost_smoothness(
         model,
         params,
         x0,
@@ -189,7 +189,7 @@ def test_cost_smoothness_max_over_a_ball_is_at_least_the_centre(getkey):
     model = rd.models.rnn(2, 3, readout=1)
     params, x0, us, ys = random_problem(model, getkey(), 10)
     z0, unravel = ravel_pytree((params, x0))
-    result = rd.lipschitz.cost_smoothness(
+    result = rd.cost_smoothness(
         model,
         params,
         x0,
@@ -210,7 +210,7 @@ def test_cost_smoothness_rejects_bad_arguments(getkey):
     model, params, x0 = chaotic()
     us, ys = jnp.zeros((5, 0)), jnp.zeros((5, 2))
     with pytest.raises(ValueError, match="lengths must be non-empty"):
-        rd.lipschitz.cost_smoothness(
+        rd.cost_smoothness(
             model,
             params,
             x0,
@@ -222,7 +222,7 @@ def test_cost_smoothness_rejects_bad_arguments(getkey):
             key=getkey(),
         )
     with pytest.raises(ValueError, match="lengths must be"):
-        rd.lipschitz.cost_smoothness(
+        rd.cost_smoothness(
             model,
             params,
             x0,
@@ -234,7 +234,7 @@ def test_cost_smoothness_rejects_bad_arguments(getkey):
             key=getkey(),
         )
     with pytest.raises(ValueError, match="radius must be positive"):
-        rd.lipschitz.cost_smoothness(
+        rd.cost_smoothness(
             model,
             params,
             x0,
@@ -255,7 +255,7 @@ def test_jacobian_lipschitz_on_henon_equals_closed_form_and_difference_quotients
     params = model.init(getkey())
     xs = jnp.array([[0.3, -0.2], [1.1, 0.4]])
     us = jnp.zeros((2, 0))
-    lip_df, lip_dg = rd.lipschitz.jacobian_lipschitz(
+    lip_df, lip_dg = rd.jacobian_lipschitz(
         model, params, xs, us, key=getkey()
     )
     for i, x in enumerate(np.asarray(xs)):
@@ -300,7 +300,7 @@ def test_cost_smoothness_ascent_reaches_the_dense_maximum_over_a_disc(getkey):
     us = jnp.zeros((6, 0))
     ys = rd.simulate(model, params, x0, us).outputs + 0.2
     radius = 0.05
-    result = rd.lipschitz.cost_smoothness(
+    result = rd.cost_smoothness(
         model,
         params,
         x0,

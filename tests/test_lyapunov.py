@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rnn_dyn as rd
-from rnn_dyn.lyapunov import (
+from rnn_dyn import (
     classify_attractor,
     kaplan_yorke_dimension,
     largest_lyapunov_exponent,

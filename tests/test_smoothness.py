@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rnn_dyn._smoothness import lemma2_constants, s_curve, theorem1_bounds
+from rnn_dyn.smoothness import lemma2_constants, s_curve, theorem1_bounds
 
 
 @pytest.mark.parametrize("lip_f", [0.5, 1.0, 1.3])
@@ -97,7 +97,7 @@ def test_bce_property_1_as_printed_fails_near_zero():
 
 
 def test_classify_growth_on_known_curves():
-    from rnn_dyn._smoothness import classify_growth
+    from rnn_dyn.smoothness import classify_growth
 
     n = np.array([10, 20, 50, 100, 200, 400])
     assert classify_growth(n, 3 - np.exp(-n / 5.0)).kind == "bounded"
@@ -114,7 +114,7 @@ def test_classify_growth_on_known_curves():
 
 
 def test_classify_growth_recovers_the_regimes_of_the_bounds():
-    from rnn_dyn._smoothness import classify_growth
+    from rnn_dyn.smoothness import classify_growth
 
     c = lemma2_constants("mse", 1)
     kw = dict(constants=c, target_bound=1.0, radius=1.0, n_max=400)

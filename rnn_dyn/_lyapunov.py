@@ -32,6 +32,15 @@ from ._types import Input, Params
 from ._validate import check_params, check_state
 from .models._base import Model
 
+__all__ = [
+    "LyapunovSpectrum",
+    "lyapunov_spectrum",
+    "largest_lyapunov_exponent",
+    "kaplan_yorke_dimension",
+    "Attractor",
+    "classify_attractor",
+]
+
 FLOAT32_WARN_STEPS = 10_000
 
 

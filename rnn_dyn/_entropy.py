@@ -39,6 +39,8 @@ from ._types import Inputs, Params
 from ._validate import _shape, check_inputs, check_params
 from .models._base import Model
 
+__all__ = ["kozachenko_leonenko", "EnsembleEntropy", "ensemble_entropy"]
+
 
 def _check_samples(samples: object, k: int, chunk_size: int, name: str) -> int:
     """Raise ValueError unless ``samples`` is `(M, d)` with M > k; return M."""
