@@ -56,7 +56,7 @@ _NAMES = {
         "Attractor",
         "classify_attractor",
     ),
-    "._fixed_points": ("FixedPoints", "fixed_points", "cycles"),
+    "._fixed_points": ("FixedPoints", "fixed_points", "cycles", "fixed_point_starts"),
     "._entropy": ("kozachenko_leonenko", "EnsembleEntropy", "ensemble_entropy"),
     "._losses": ("mse", "bce_with_logits", "cross_entropy"),
     "._io": ("save_params", "load_params"),
@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     from ._entropy import kozachenko_leonenko as kozachenko_leonenko
     from ._fixed_points import FixedPoints as FixedPoints
     from ._fixed_points import cycles as cycles
+    from ._fixed_points import fixed_point_starts as fixed_point_starts
     from ._fixed_points import fixed_points as fixed_points
     from ._io import load_params as load_params
     from ._io import save_params as save_params

@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import functools as ft
 import operator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float, Int
 
+from ._simulate import _rollout
 from ._types import Params
-from ._validate import check_params
+from ._validate import check_params, check_state
 from .models._base import Model, params_dtype
 
-__all__ = ["FixedPoints", "fixed_points", "cycles"]
+__all__ = ["FixedPoints", "fixed_points", "cycles", "fixed_point_starts"]
 
 _MAX_HALVINGS = 30  # line search down to α = 2⁻²⁹ before a start gives up
 _ARMIJO = 1e-4  # required relative decrease of ‖F‖ per unit step length
@@ -217,6 +218,49 @@ def cycles(
         )
         for k in range(1, max_period + 1)
     )
+
+
+def fixed_point_starts(
+    model: Model,
+    params: Params,
+    x0: Float[ArrayLike, " n"],
+    u: Float[ArrayLike, " m"],
+    num: int,
+    *,
+    std: float,
+    key: Any,
+    steps: int = 2000,
+) -> Float[Array, "num n"]:
+    """Starts for `cycles`: a cloud around ``x0`` and points of its trajectory.
+
+    Half the starts (rounded up) are ``x0`` plus Gaussian noise of standard
+    deviation ``std``; the rest are states of the trajectory from ``x0``
+    under the constant input ``u``, evenly spaced over ``steps`` steps, which
+    lie near whatever that trajectory settles into.
+
+    Args:
+        model: The model.
+        params: Its parameters.
+        x0: Centre of the cloud and start of the trajectory, shape `(n,)`.
+        u: Constant input, shape `(m,)`.
+        num: Number of starts, at least 1.
+        std: Spread of the cloud. (Keyword only.)
+        key: PRNG key of the cloud. (Keyword only.)
+        steps: Length of the trajectory. (Keyword only.)
+
+    Returns:
+        The starts, shape `(num, n)`.
+    """
+    num = _positive_int(num, "num")
+    x0 = jnp.asarray(x0)
+    check_params(model, params)
+    check_state(model, x0)
+    n_cloud = (num + 1) // 2
+    noise = jax.random.normal(key, (n_cloud, model.state_size), x0.dtype)
+    us = jnp.broadcast_to(jnp.asarray(u, x0.dtype), (steps, model.input_size))
+    states = _rollout(model, params, x0, us).states
+    along = states[jnp.linspace(0, steps - 1, num - n_cloud).astype(int)]
+    return jnp.concatenate([x0[None] + std * noise, along])
 
 
 def _positive_int(value: int, name: str) -> int:

@@ -106,6 +106,49 @@ def plane_subspace(theta_o: Params, theta_a: Params, theta_b: Params) -> Affine:
     return Affine(origin=theta_o, directions=_stack(d_a, d_b))
 
 
+class Plane(NamedTuple):
+    """A plane θ_o + s₁(θ_a - θ_o) + s₂(θ_b - θ_o) for `grid_2d`, and θ on it.
+
+    Attributes:
+        theta_o: θ at (0, 0).
+        theta_a: θ at (1, 0).
+        theta_b: θ at (0, 1).
+        at_theta: The coordinates (s₁, s₂) of the parameters it was built around.
+    """
+
+    theta_o: Params
+    theta_a: Params
+    theta_b: Params
+    at_theta: tuple[float, float]
+
+
+def paper_plane(theta: Params, key: Key, *, distribution: str = "uniform") -> Plane:
+    """The paper's plane s₁·θ + s₂·θ_random (Supplementary Fig. 1): θ at (1, 0).
+
+    The origin is θ = 0 and θ_random is drawn with `random_direction`
+    (``distribution`` ``"uniform"`` on [0, 1) as the authors' script, or
+    ``"gaussian"``).
+    """
+    zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
+    theta_random = random_direction(key, theta, distribution=distribution)
+    return Plane(zero, theta, theta_random, (1.0, 0.0))
+
+
+def centered_plane(theta: Params, key: Key) -> Plane:
+    """The plane θ + s₁·d₁ + s₂·d₂ around θ: θ at (0, 0).
+
+    d₁ and d₂ are Gaussian directions, filter-normalised as in Li et al.
+    (2018) (`random_direction` with ``filter_normalize=True``), so the plane's
+    scale follows the scale of each unit's weights.
+    """
+    plus = lambda d: jax.tree_util.tree_map(jnp.add, theta, d)
+    d1, d2 = (
+        random_direction(k, theta, distribution="gaussian", filter_normalize=True)
+        for k in jax.random.split(key)
+    )
+    return Plane(theta, plus(d1), plus(d2), (0.0, 0.0))
+
+
 def point(subspace: Affine, coords: Float[Array, " k"]) -> Params:
     """Return θ(s) = origin + Σ_i s_i·directions[i] for one coordinate vector."""
     return jax.tree_util.tree_map(
@@ -445,6 +488,22 @@ def coordinates(
     """
     grid = np.linspace(low, high, num)
     return np.unique(np.concatenate([grid, np.asarray(exact, float)]))
+
+
+def value_at(landscape: Landscape, *coords: float) -> float:
+    """The loss of ``landscape`` at grid coordinates that it holds exactly.
+
+    Raises:
+        ValueError: If a coordinate is not a grid value (see `coordinates`'
+            ``exact``).
+    """
+    index = []
+    for axis, (grid, c) in enumerate(zip(landscape.axes, coords, strict=True)):
+        hits = np.flatnonzero(np.asarray(grid) == c)
+        if hits.size == 0:
+            raise ValueError(f"coordinate {c} is not on axis {axis} of the grid")
+        index.append(int(hits[0]))
+    return float(np.asarray(landscape.loss)[tuple(index)])
 
 
 def local_minima(loss: np.ndarray) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools as ft
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -117,6 +117,57 @@ def append_orbit(
         outputs = np.concatenate([stored["outputs"][..., keep], outputs], axis=-1)
         epochs = np.concatenate([stored["epochs"][keep], epochs])
     return save_npz(path, outputs=outputs, epochs=epochs, **meta)
+
+
+class OrbitRecord(NamedTuple):
+    """An ``orbit.npz`` read back (`read_orbit`), records in epoch order.
+
+    Attributes:
+        outputs: Shape `(steps, n_init, n_inputs, n_outputs, n_records)`.
+        epochs: The epoch of each record, `(n_records,)`, increasing.
+        inputs: The constant inputs (or, for a language model, word ids).
+        inits: The initial states.
+        labels: A name per input column, or None.
+        projections: A language model's projection names (the outputs
+            axis), or None for a sequence model.
+    """
+
+    outputs: np.ndarray
+    epochs: np.ndarray
+    inputs: np.ndarray | None
+    inits: np.ndarray | None
+    labels: tuple[str, ...] | None
+    projections: tuple[str, ...] | None
+
+
+def read_orbit(path: str | os.PathLike[str]) -> OrbitRecord:
+    """Read an ``orbit.npz`` written by `append_orbit`.
+
+    Raises:
+        ValueError: If the file is missing, unreadable or lacks the records.
+    """
+    try:
+        with np.load(path) as data:
+            stored = {k: data[k] for k in data.files}
+        outputs, epochs = stored["outputs"], stored["epochs"]
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    if outputs.ndim != 5 or epochs.shape != outputs.shape[-1:]:
+        raise ValueError(
+            f"{path}: outputs must have shape (steps, inits, inputs, outputs, "
+            f"records) with one epoch per record, got {outputs.shape} and "
+            f"{epochs.shape}"
+        )
+    order = np.argsort(epochs, kind="stable")
+    names = lambda key: tuple(str(v) for v in stored[key]) if key in stored else None
+    return OrbitRecord(
+        outputs[..., order],
+        epochs[order],
+        stored.get("inputs"),
+        stored.get("inits"),
+        names("labels"),
+        names("projections"),
+    )
 
 
 def projections(

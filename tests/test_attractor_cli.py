@@ -109,7 +109,7 @@ def test_lyapunov_of_a_saved_model_with_nan_weights_exits_2(tmp_path, capsys):
 def test_library_warnings_print_once_on_one_line(capsys):
     import warnings
 
-    from rnn_dyn.cli import _one_line_warning
+    from rnn_dyn.cli._main import one_line_warning as _one_line_warning
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")

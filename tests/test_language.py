@@ -10,7 +10,7 @@ import optax
 import pytest
 
 import rnn_dyn as rd
-from rnn_dyn import _train_lm
+from rnn_dyn.train import _lm as _train_lm
 from rnn_dyn._optim import optimizer
 from rnn_dyn.cli import main
 from rnn_dyn.models.language import language_model
@@ -359,7 +359,7 @@ def test_small_lstm_learns_wikitext_valid_in_float32():
 
 
 def test_training_windows_report_progress_within_the_epoch(tmp_path):
-    from rnn_dyn._train_lm import window_progress
+    from rnn_dyn.train import window_progress
 
     root = write_corpus(tmp_path / "c", splits=("valid", "test"))
     config = TrainConfig(task="lm", data=str(root), train_split="valid", hidden=4,

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import rnn_dyn as rd
-from rnn_dyn.cli import _train_config, build_parser, main
+from rnn_dyn.cli import build_parser, main
+from rnn_dyn.cli._inputs import train_config as _train_config
 from rnn_dyn.orbit import orbit_outputs
 from rnn_dyn.tasks import sine, symbols
 from rnn_dyn.train import TASK_DEFAULTS, TrainConfig, fit, read_history

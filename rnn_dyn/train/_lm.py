@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._optim import optimizer, set_lr, update
-from .models.language import LanguageModel
-from .tasks.wikitext import streams
+from .._optim import optimizer, set_lr, update
+from ..models.language import LanguageModel
+from ..tasks.wikitext import streams
 
 EVAL_BATCH = 10
 
@@ -111,7 +111,8 @@ def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, k
         targets: The next words, same shape.
 
     Returns:
-        ``(params, x0, opt_state, mean loss, mean accuracy)`` over the epoch.
+        ``(params, x0, opt_state, metrics)``: the epoch's mean ``"loss"`` and
+        next-word ``"accuracy"``.
     """
     opt = optimizer(statics.clip)
     opt_state = set_lr(opt_state, lr)
@@ -150,7 +151,8 @@ def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, k
     (params, opt_state, _), (losses, accs) = jax.lax.scan(
         step, (params, opt_state, xs), (keys, inputs, targets)
     )
-    return params, x0, opt_state, jnp.mean(losses), jnp.mean(accs)
+    metrics = {"loss": jnp.mean(losses), "accuracy": jnp.mean(accs)}
+    return params, x0, opt_state, metrics
 
 
 @ft.partial(jax.jit, static_argnums=(0,))

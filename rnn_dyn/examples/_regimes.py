@@ -9,9 +9,8 @@ import jax.numpy as jnp
 
 from ..models.linear import Linear
 from ..models.rnn import ElmanRNN
-from .chaotic_lstm import chaotic_lstm
-
-REGIME_SYSTEMS = ("contractive", "neutral", "chaotic-lstm")
+from . import REGIMES
+from ._chaotic_lstm import chaotic_lstm
 
 
 def regime_example(
@@ -27,7 +26,7 @@ def regime_example(
     - ``"chaotic-lstm"``: Appendix C with the authors' weights, zero input.
 
     Args:
-        name: One of ``REGIME_SYSTEMS``.
+        name: One of `rnn_dyn.examples.REGIMES`.
         n_steps: Length of the input sequence.
         key: PRNG key for the random weights and inputs. (Keyword only.)
         dtype: Float dtype; defaults to JAX's default float. (Keyword only.)
@@ -57,4 +56,4 @@ def regime_example(
         params = params._replace(a=q)
         x0 = jnp.full((4,), 0.5, params.a.dtype)
         return model, params, x0, jnp.zeros((n_steps, 1), x0.dtype)
-    raise ValueError(f"system must be one of {REGIME_SYSTEMS}, got {name!r}")
+    raise ValueError(f"system must be one of {REGIMES}, got {name!r}")
