@@ -68,38 +68,14 @@ print("QUICK =", QUICK, "| device:", jax.devices()[0].device_kind)
 
 
 # %% [markdown]
-# Two helpers: a grid that contains a given value exactly (so that $s = 1$ is
-# evaluated at $\theta_\text{true}$ itself, not next to it), and counts of strict
-# local minima of a line (lower than both neighbours) and of a plane (lower than
-# its 8 neighbours), over finite values only.
+# Two helpers of `rnn_dyn.landscape`: `coordinates` makes a grid that contains
+# given values exactly (so that $s = 1$ is evaluated at $\theta_\text{true}$
+# itself, not next to it), and `local_minima` counts the strict local minima of
+# a line (lower than both neighbours) or of a plane (lower than its 8
+# neighbours), over finite values only.
 
 
 # %%
-def grid(lo, hi, n, exact):
-    """n points from lo to hi, the one nearest to `exact` set to it exactly."""
-    s = np.linspace(lo, hi, n)
-    s[np.argmin(np.abs(s - exact))] = exact
-    return s
-
-
-def local_minima_1d(v):
-    """Number of interior points strictly below both neighbours."""
-    mid, left, right = v[1:-1], v[:-2], v[2:]
-    return int(np.sum((mid < left) & (mid < right)))
-
-
-def local_minima_2d(v):
-    """Number of interior points strictly below their 8 neighbours."""
-    mid = v[1:-1, 1:-1]
-    is_min = np.isfinite(mid)
-    n1, n2 = v.shape
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            if di or dj:
-                is_min &= mid < v[1 + di : n1 - 1 + di, 1 + dj : n2 - 1 + dj]
-    return int(is_min.sum())
-
-
 def plot_log_contours(ax, s1, s2, loss, levels=30):
     """Filled contours of loss[i, j] at (s1[i], s2[j]) on a log colour scale."""
     z = np.ma.masked_invalid(loss)  # overflowed points stay blank
@@ -146,13 +122,13 @@ ys = landscape.reference_outputs(model, theta_true, x0, us)
 zeros = jax.tree.map(jnp.zeros_like, theta_true)
 kw = dict(loss="mse", burn_in=BURN_IN)
 
-s = grid(0.5, 2.0, N_LINE, exact=1.0)
+s = landscape.coordinates(0.5, 2.0, N_LINE, exact=[1.0])
 line = landscape.line(
     model, theta_true, zeros, x0, us, ys, s, steady_steps=STEADY, **kw
 )
 i_true = int(np.flatnonzero(s == 1.0)[0])
 loss_true = float(line.loss[i_true])
-minima_line = local_minima_1d(line.loss)
+minima_line = landscape.local_minima(line.loss)
 print(f"V at s = 1 (theta_true): {loss_true}")
 print(f"local minima of the line ({N_LINE} points): {minima_line}")
 print(f"non-finite values on the line: {int(np.sum(~np.isfinite(line.loss)))}")
@@ -190,8 +166,8 @@ plt.show()
 
 # %%
 theta_random = landscape.random_direction(jax.random.key(0), theta_true)
-s1 = grid(0.0, 2.0, N_PLANE, exact=1.0)
-s2 = grid(-0.5, 0.5, N_PLANE, exact=0.0)
+s1 = landscape.coordinates(0.0, 2.0, N_PLANE, exact=[1.0])
+s2 = landscape.coordinates(-0.5, 0.5, N_PLANE, exact=[0.0])
 plane = landscape.grid_2d(
     model, zeros, theta_true, theta_random, x0, us, ys, s1, s2, **kw
 )
@@ -203,7 +179,7 @@ print(
 )
 others = plane.loss[finite & (plane.loss > 0)]  # all but theta_true, at (1, 0)
 print(f"min V away from theta_true: {np.min(others):.3g}")
-print(f"local minima of the plane: {local_minima_2d(plane.loss)}")
+print(f"local minima of the plane: {landscape.local_minima(plane.loss)}")
 
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
 cs = plot_log_contours(ax, s1, s2, plane.loss)
@@ -235,13 +211,13 @@ plt.show()
 # targets.
 
 # %%
-z1 = grid(0.95, 1.05, N_ZOOM, exact=1.0)
-z2 = grid(-0.02, 0.02, N_ZOOM, exact=0.0)
+z1 = landscape.coordinates(0.95, 1.05, N_ZOOM, exact=[1.0])
+z2 = landscape.coordinates(-0.02, 0.02, N_ZOOM, exact=[0.0])
 zoom = landscape.grid_2d(
     model, zeros, theta_true, theta_random, x0, us, ys, z1, z2, **kw
 )
 finite_zoom = np.isfinite(zoom.loss)
-minima_zoom = local_minima_2d(zoom.loss)
+minima_zoom = landscape.local_minima(zoom.loss)
 print(
     f"zoom {N_ZOOM} x {N_ZOOM}: min V = {np.min(zoom.loss[finite_zoom]):.3g}, "
     f"max V = {np.max(zoom.loss[finite_zoom]):.3g}, "
@@ -255,19 +231,19 @@ ys_p = rd.simulate(model_p, theta_p, x0_p, us).outputs
 line_p = landscape.line(model_p, theta_p, zeros, x0_p, us, ys_p, s, **kw)
 
 # Both variants on the zoom's window s in [0.95, 1.05], N_LINE points.
-w = grid(0.95, 1.05, N_LINE, exact=1.0)
+w = landscape.coordinates(0.95, 1.05, N_LINE, exact=[1.0])
 window = {
     "authors": landscape.line(model, theta_true, zeros, x0, us, ys, w, **kw).loss,
     "printed": landscape.line(model_p, theta_p, zeros, x0_p, us, ys_p, w, **kw).loss,
 }
-minima_w = {v: local_minima_1d(loss) for v, loss in window.items()}
+minima_w = {v: landscape.local_minima(loss) for v, loss in window.items()}
 for v, count in minima_w.items():
     print(
         f"{v:8s} s in [0.95, 1.05]: {count} local minima "
         f"({count / (N_LINE - 2):.3f} of the points)"
     )
 print(
-    f"printed  s in [0.5, 2]: {local_minima_1d(line_p.loss)} local minima "
+    f"printed  s in [0.5, 2]: {landscape.local_minima(line_p.loss)} local minima "
     f"(authors: {minima_line})"
 )
 
@@ -325,13 +301,13 @@ d1, d2 = (
     for k in (key_a, key_b)
 )
 add = lambda d: jax.tree.map(jnp.add, theta_gru, d)
-g1 = grid(-1.0, 1.0, N_PLANE, exact=0.0)
+g1 = landscape.coordinates(-1.0, 1.0, N_PLANE, exact=[0.0])
 bowl = landscape.grid_2d(
     gru, theta_gru, add(d1), add(d2), x0_gru, us_gru, ys_gru, g1, g1, **kw
 )
 i0 = int(np.flatnonzero(g1 == 0.0)[0])
 finite_gru = np.isfinite(bowl.loss)
-minima_gru = local_minima_2d(bowl.loss)
+minima_gru = landscape.local_minima(bowl.loss)
 print(
     f"GRU plane: V at theta_true = {float(bowl.loss[i0, i0]):.2g}, "
     f"min V = {np.min(bowl.loss[finite_gru]):.3g}, "

@@ -57,9 +57,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import rnn_dyn as rd
-from rnn_dyn import plotting
+from rnn_dyn import kaplan_yorke_dimension, plotting
 from rnn_dyn.examples import chaotic_lstm
-from rnn_dyn import kaplan_yorke_dimension
 
 QUICK = os.environ.get("RNN_DYN_QUICK") == "1"
 jax.config.update("jax_enable_x64", True)

@@ -61,7 +61,7 @@ import numpy as np
 
 import rnn_dyn as rd
 from rnn_dyn import plotting
-from rnn_dyn.train import TrainConfig, fit
+from rnn_dyn.train import Run, TrainConfig, fit
 
 QUICK = os.environ.get("RNN_DYN_QUICK") == "1"
 jax.config.update("jax_enable_x64", True)
@@ -149,9 +149,10 @@ plt.show()
 # cycle or an invariant curve is a vertical streak, and in 3-D a closed loop.
 
 # %%
-with np.load(sym_dir / "orbit.npz") as data:
-    sym_outputs, sym_epochs = data["outputs"], data["epochs"]
-    sym_labels = [str(label) for label in data["labels"]]
+sym_run = Run(sym_dir)
+sym_record = sym_run.orbits()
+sym_outputs, sym_epochs = sym_record.outputs, sym_record.epochs
+sym_labels = list(sym_record.labels)
 print(
     "orbit.npz outputs:", sym_outputs.shape, "(steps, inits, inputs, outputs, epochs)"
 )
@@ -196,8 +197,8 @@ assert np.all(spread[after, 2:] > 1) and np.all(spread[-1, 2:] > spread[after][0
 # ## 2. The attractors, $\lambda_1$ and $\lVert A_t \rVert_2$ epoch by epoch
 #
 # For each analysed epoch we load the parameters from
-# `checkpoints/epoch_NNNN.npz` with `rd.load_params` (the arrays there have a
-# leading seed axis, like `FitResult.state.params`) and, under each constant
+# `checkpoints/epoch_NNNN.npz` with `Run.params(epoch=...)` (the checkpoint
+# holds every seed; it returns the first seed's) and, under each constant
 # input $u$, from the zero initial state the model is trained from:
 #
 # - `classify_attractor` (2,000 steps of burn-in, a window of 2,000 steps): the
@@ -219,10 +220,9 @@ if learned - 1 not in analysed or learned not in analysed:
     )
 
 
-def checkpoint(run_dir, epoch, like):
+def checkpoint(run_dir, epoch, model):
     """The first seed's parameters at a recorded epoch."""
-    params = rd.load_params(run_dir / "checkpoints" / f"epoch_{epoch:04d}.npz", like)
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a[0]), params)
+    return Run(run_dir).params(epoch=epoch, model=model)
 
 
 @ft.partial(jax.jit, static_argnums=(0, 4))
@@ -245,7 +245,7 @@ def task_states(model, params, x0, us):
 
 sym_table = {}  # epoch -> (kinds, lambda_1, stderr, max ||A|| attractors, on task)
 for epoch in analysed:
-    params = checkpoint(sym_dir, epoch, sym.state.params)
+    params = checkpoint(sym_dir, epoch, sym.model)
     kinds = [rd.classify_attractor(sym_model, params, sym_x0, u) for u in sym_inputs]
     # one call (one compilation) for the attractors' states and the task's
     attractor_xs = settle(sym_model, params, sym_x0, sym_inputs, N_ATTRACTOR)
@@ -326,7 +326,7 @@ plt.show()
 # an attracting closed curve.
 
 # %%
-final = checkpoint(sym_dir, int(sym_epochs[-1]), sym.state.params)
+final = checkpoint(sym_dir, int(sym_epochs[-1]), sym.model)
 for u, label in zip(sym_inputs, sym_labels, strict=True):
     us = jnp.broadcast_to(u, (BURN_IN + N_SPECTRUM, u.shape[0]))
     spec = rd.lyapunov_spectrum(sym_model, final, sym_x0, us, burn_in=BURN_IN, k=3)
@@ -393,9 +393,9 @@ plt.show()
 # The bifurcation diagrams over epochs under the middle frequency:
 
 # %%
-with np.load(sine_dir / "orbit.npz") as data:
-    sine_outputs, sine_epochs = data["outputs"], data["epochs"]
-    omegas = data["inputs"][:, 0]
+sine_record = Run(sine_dir).orbits()
+sine_outputs, sine_epochs = sine_record.outputs, sine_record.epochs
+omegas = sine_record.inputs[:, 0]
 mid = len(omegas) // 2
 for kind in ("orbit1d", "orbit2d"):
     plotting.orbit_diagram(
@@ -473,7 +473,7 @@ print("largest |freq - omega| / omega over the 10 frequencies")
 sine_checks, sine_errors = {}, []
 checked = sine_epochs[:: max(1, len(sine_epochs) // 5)]
 for epoch in checked:
-    params = checkpoint(sine_dir, int(epoch), sine.state.params)
+    params = checkpoint(sine_dir, int(epoch), sine.model)
     kind = rd.classify_attractor(sine_model, params, sine_x0, u_mid)
     y = steady_output(sine_model, params, sine_x0, sine_inputs, N_FREQ)
     error = np.max(np.abs(rotation_frequencies(y) - omegas) / omegas)

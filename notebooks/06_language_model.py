@@ -64,7 +64,7 @@ import numpy as np
 import rnn_dyn as rd
 from rnn_dyn import plotting
 from rnn_dyn.tasks import read_corpus
-from rnn_dyn.train import TrainConfig, fit
+from rnn_dyn.train import Run, TrainConfig, fit
 
 QUICK = os.environ.get("RNN_DYN_QUICK") == "1"
 START = time.perf_counter()
@@ -161,9 +161,9 @@ plt.show()
 
 # %%
 run = Path(WORK.name) / "lm"
-with np.load(run / "orbit.npz") as data:
-    outputs, epochs = data["outputs"], data["epochs"]
-    labels, names = list(data["labels"]), list(data["projections"])
+record = Run(run).orbits()
+outputs, epochs = record.outputs, record.epochs
+labels, names = list(record.labels), list(record.projections)
 print("orbit.npz outputs:", outputs.shape, "columns:", labels)
 plotting.orbit_grid(epochs, outputs, rows=names, columns=labels,
                     title="LSTM language model")  # fmt: skip

@@ -18,6 +18,7 @@ in chaotic regions) are kept as NaN/inf.
 from __future__ import annotations
 
 import functools as ft
+import itertools
 import sys
 import time
 from collections.abc import Sequence
@@ -507,11 +508,18 @@ def value_at(landscape: Landscape, *coords: float) -> float:
 
 
 def local_minima(loss: np.ndarray) -> int:
-    """Count the strict interior local minima of a loss sampled along a line.
+    """Count the strict interior local minima of a loss on a line or a grid.
 
-    Points next to a non-finite value are not counted.
+    A point counts if it is finite and strictly below each of its neighbours
+    (2 on a line, 8 on a plane); a point next to a non-finite value does not.
     """
     loss = np.asarray(loss, float)
-    mid, left, right = loss[1:-1], loss[:-2], loss[2:]
-    ok = np.isfinite(mid) & np.isfinite(left) & np.isfinite(right)
-    return int(np.sum(ok & (mid < left) & (mid < right)))
+    inner = lambda shift: tuple(
+        slice(1 + o, n - 1 + o) for o, n in zip(shift, loss.shape, strict=True)
+    )
+    mid = loss[inner((0,) * loss.ndim)]
+    is_min = np.isfinite(mid)
+    for shift in itertools.product((-1, 0, 1), repeat=loss.ndim):
+        if any(shift):
+            is_min &= mid < loss[inner(shift)]
+    return int(is_min.sum())

@@ -45,3 +45,25 @@ def test_chaotic_lstm_follows_eq_s17_s18(variant, flipped):
 def test_chaotic_lstm_rejects_unknown_variant():
     with pytest.raises(ValueError, match="variant must be one of"):
         chaotic_lstm("typo")
+
+
+def test_registry_builds_every_named_system_and_model():
+    import jax.numpy as jnp
+
+    from rnn_dyn import examples
+
+    for name in examples.SYSTEMS:
+        model, params, x0 = examples.system(name)
+        assert x0.shape == (model.state_size,)
+    model, params, _ = examples.system("linear", size=5, seed=3)
+    radius = float(jnp.max(jnp.abs(jnp.linalg.eigvals(params.a))))
+    assert abs(radius - 0.9) < 1e-12 and model.state_size == 5
+    for name in examples.MODELS:
+        model, params, x0 = examples.random_model(name, input_size=2, hidden=3)
+        assert model.f(params, x0, jnp.zeros(model.input_size)).shape == x0.shape
+    for name in examples.CELLS:
+        assert examples.cell(name, 2, 3, readout=4).output_size == 4
+    with pytest.raises(ValueError, match="cell must be one of"):
+        examples.cell("lorenz", 1, 1, readout=None)
+    with pytest.raises(ValueError, match="system must be one of"):
+        examples.system("lorenz")

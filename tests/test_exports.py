@@ -1,4 +1,4 @@
-"""The top-level names: one list (`_EXPORTS`), the naming rule, the type-checker mirror."""
+"""The top-level names: one export list, the naming rule, the type-checker mirror."""
 
 import ast
 import importlib

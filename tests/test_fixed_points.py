@@ -251,3 +251,14 @@ def test_fixed_points_reject_bad_arguments(no_typecheck):
         cycles(LOGISTIC, params, NO_INPUT, good, max_period=0)
     with pytest.raises(ValueError, match="params"):
         fixed_points(LOGISTIC, linear_params(jnp.eye(2)), NO_INPUT, good)
+
+
+def test_fixed_point_starts_are_a_cloud_and_points_of_the_trajectory(getkey):
+    model = rd.models.linear(2, 1, 1)
+    params = model.init(getkey())._replace(a=0.9 * rotation(0.3))
+    x0, u, key = jnp.array([1.0, -2.0]), jnp.array([0.5]), getkey()
+    starts = rd.fixed_point_starts(model, params, x0, u, 7, std=0.1, key=key, steps=50)
+    noise = jax.random.normal(key, (4, 2), jnp.float64)
+    np.testing.assert_allclose(starts[:4], x0[None] + 0.1 * noise, rtol=1e-15)
+    states = rd.simulate(model, params, x0, jnp.broadcast_to(u, (50, 1))).states
+    np.testing.assert_allclose(starts[4:], states[jnp.array([0, 24, 49])], rtol=1e-15)

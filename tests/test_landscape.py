@@ -220,3 +220,37 @@ def test_reference_outputs_equal_simulate_and_zero_the_loss(getkey):
     s = np.array([0.5, 1.0, 1.5])
     line = ls.line(model, theta, _zeros(theta), x0, us, ys, s, chunk_size=2)
     assert line.loss[1] == 0.0 and np.all(line.loss[[0, 2]] > 0)
+
+
+def test_local_minima_of_lines_and_planes_match_a_brute_force_count():
+    v = np.random.default_rng(0).normal(size=(9, 11))
+    v[3, 4] = np.nan
+
+    def brute(a):
+        count = 0
+        for idx in np.ndindex(*(n - 2 for n in a.shape)):
+            i = tuple(k + 1 for k in idx)
+            shifted = [
+                a[tuple(k + o - 1 for k, o in zip(i, off, strict=True))]
+                for off in np.ndindex(*(3,) * a.ndim)
+                if off != (1,) * a.ndim
+            ]
+            count += bool(np.isfinite(a[i]) and all(a[i] < x for x in shifted))
+        return count
+
+    assert ls.local_minima(v) == brute(v) > 0
+    assert ls.local_minima(v[2]) == brute(v[2]) > 0
+    assert ls.local_minima(np.array([3.0, 1.0, np.nan, 0.0, 2.0])) == 0
+
+
+def test_paper_and_centered_planes_pass_through_theta(getkey):
+    model, theta, _ = chaotic()
+    for plane in (ls.paper_plane(theta, getkey()), ls.centered_plane(theta, getkey())):
+        subspace = ls.plane_subspace(*plane[:3])
+        at = ls.point(subspace, jnp.asarray(plane.at_theta))
+        for a, b in zip(
+            jax.tree_util.tree_leaves(at), jax.tree_util.tree_leaves(theta), strict=True
+        ):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
+    zero = ls.paper_plane(theta, getkey(), distribution="uniform").theta_o
+    assert all(np.all(np.asarray(z) == 0) for z in jax.tree_util.tree_leaves(zero))

@@ -286,3 +286,63 @@ def test_slstm_stays_projected_and_ornn_stays_orthogonal_in_training():
     w = np.asarray(ornn.model.recurrent_matrix(params))
     np.testing.assert_allclose(w.T @ w, np.eye(w.shape[0]), atol=1e-12)
     assert np.isfinite(ornn.history[-1]["train_loss"])
+
+
+def test_make_train_step_is_the_epoch_fit_runs(tmp_path):
+    """One epoch by hand with the public step is `fit`'s first epoch, bit for bit."""
+    from rnn_dyn.train import init_state, make_data, make_model, make_train_step
+
+    config = TrainConfig(**SMALL, epochs=1)
+    data = make_data(config)
+    model = make_model(config, data)
+    state = init_state(config, model)
+    one = lambda a: a[0]
+    step = make_train_step(config, model, data)
+    key = jax.random.fold_in(jax.random.key(config.seeds[0]), 1)
+    params, _, _, metrics = step(
+        *jax.tree_util.tree_map(one, (state.params, state.x0, state.opt_state)),
+        jnp.asarray(config.lr, jnp.float64),
+        key,
+    )
+    result = fit(config)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(params),
+        jax.tree_util.tree_leaves(jax.tree_util.tree_map(one, result.state.params)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert float(metrics["loss"]) == result.history[0]["train_loss"]
+
+
+def test_run_reads_back_what_fit_wrote(tmp_path):
+    """`Run`'s config, history, parameters, checkpoints and orbits, each checked."""
+    from rnn_dyn.train import Run
+
+    config = TrainConfig(
+        **SMALL, epochs=3, seeds=(4, 7), orbit_every=2, orbit_steps=30, orbit_burn_in=20
+    )
+    result = fit(config, tmp_path)
+    run = Run(tmp_path)
+    assert run.config() == config and run.history() == result.history
+    assert run.checkpoint_epochs() == [0, 2]
+    last = jax.tree_util.tree_map(lambda a: a[1], result.state.params)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(run.params(7)),
+        jax.tree_util.tree_leaves(last),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    record = run.orbits(7)
+    assert list(record.epochs) == [0, 2] and record.labels == result.task.orbit_labels
+    at_2 = run.params(7, epoch=2)
+    direct = orbit_outputs(
+        result.model,
+        at_2,
+        jnp.asarray(result.task.orbit_inputs),
+        jnp.asarray(record.inits),
+        steps=30,
+        burn_in=20,
+    )
+    np.testing.assert_allclose(record.outputs[..., 1], direct, rtol=1e-12)
+    with pytest.raises(ValueError, match="holds no run"):
+        Run(tmp_path / "nothing").config()
