@@ -158,3 +158,64 @@ def test_entropy_bad_flags(capsys, tmp_path):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_a_run_directory_as_params_analyses_the_trained_model(tmp_path, capsys):
+    """``--params RUN`` takes the model from config.json and θ from params.npz."""
+    import jax
+
+    import rnn_dyn as rd
+    from rnn_dyn.train import Run, TrainConfig, fit
+
+    config = TrainConfig(
+        task="symbols",
+        hidden=5,
+        seq_len=10,
+        n_train=40,
+        n_val=20,
+        batch_size=20,
+        epochs=1,
+    )
+    fit(config, tmp_path / "run")
+    summary = run(
+        capsys,
+        "lyapunov",
+        "--params",
+        str(tmp_path / "run"),
+        "--steps",
+        "300",
+        "--burn-in",
+        "50",
+        "--input",
+        "0.5",
+        "--no-plot",
+        "--out",
+        str(tmp_path / "ly"),
+    )
+    run_dir = Run(tmp_path / "run")
+    model = run_dir.model()
+    params = run_dir.params(model=model)
+    x0 = model.initial_state(params)
+    us = jax.numpy.full((350, model.input_size), 0.5)
+    expected = rd.lyapunov_spectrum(
+        model, params, x0, us, burn_in=50, key=jax.random.key(0)
+    )
+    assert summary["k"] == model.state_size == 10
+    np.testing.assert_allclose(summary["exponents"], expected.exponents, rtol=1e-6)
+    assert "lstm on symbols" in summary["system"]
+    code = main(
+        [
+            "lyapunov",
+            "--params",
+            str(tmp_path / "run"),
+            "--model",
+            "gru",
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
+    assert code == 2 and "differs from the run's model" in capsys.readouterr().err
+    code = main(
+        ["lyapunov", "--params", str(tmp_path / "p.npz"), "--out", str(tmp_path / "x")]
+    )
+    assert code == 2 and "needs --model" in capsys.readouterr().err
