@@ -53,20 +53,28 @@ def _h_labels(args: argparse.Namespace) -> tuple[str, str] | None:
     return ("$h_1$", "$h_2$") if chaotic else None
 
 
+def _system_command(args: argparse.Namespace, report_name: str, steps: int) -> tuple:
+    """How the system commands begin: ``(report, system, name, u, us)``.
+
+    ``system`` is ``(model, params, x0)`` and ``us`` the constant input ``u``
+    for ``steps`` steps.
+    """
+    report = Report(args, report_name)
+    setup_jax(args)
+    model, params, x0, name = system_from_args(args)
+    u, us = constant_input(args, model, x0.dtype, steps)
+    return report, (model, params, x0), name, u, us
+
+
 def simulate(args: argparse.Namespace) -> int:
     """Simulate a system; write trajectory.npz and attractor.png."""
     _below("--burn-in", args.burn_in, "--steps", args.steps)
-    report = Report(args, "simulate")
-    setup_jax(args)
+    report, system, name, _, us = _system_command(args, "simulate", args.steps)
+    model, params, x0 = system
     import jax
-    import jax.numpy as jnp
 
     import rnn_dyn as rd
 
-    model, params, x0, name = system_from_args(args)
-    us = jnp.broadcast_to(
-        constant_input(args, model, x0.dtype), (args.steps, model.input_size)
-    )
     start = time.perf_counter()
     traj = jax.block_until_ready(
         jax.jit(rd.simulate, static_argnums=0)(model, params, x0, us)
@@ -178,6 +186,9 @@ def _landscape_figures(report, args, problem, line, plane, title) -> None:
         "plane.png",
         lambda: plotting.loss_plane(s1, s2, plane.loss, marks=mark, title=title),
     )
+
+
+chaotic_lstm = landscape  # ``rnn-dyn chaotic-lstm``: the landscape of Appendix C
 
 
 def _landscape_summary(
@@ -294,16 +305,15 @@ def smoothness(args: argparse.Namespace) -> int:
 
 def lyapunov(args: argparse.Namespace) -> int:
     """Lyapunov spectrum, its convergence and the attractor of a system."""
-    report = Report(args, "lyapunov")
-    setup_jax(args)
-    model, params, x0, name = system_from_args(args)
+    steps = args.burn_in + args.steps
+    report, system, name, u, us = _system_command(args, "lyapunov", steps)
+    model, params, x0 = system
     if args.k is not None and args.k > model.state_size:
         raise UsageError(
             f"--k must be at most the state size {model.state_size}, got {args.k}"
         )
-    u = constant_input(args, model, x0.dtype)
     start = time.perf_counter()
-    spec, two, kind, states = _lyapunov_analysis(args, model, params, x0, u)
+    spec, two, kind, states = _lyapunov_analysis(args, model, params, x0, u, us)
     summary = _lyapunov_summary(name, args, spec, two, kind, u)
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if args.model is None and args.system == "linear":  # log|eig A|, closed form
@@ -330,14 +340,12 @@ def lyapunov(args: argparse.Namespace) -> int:
     )
 
 
-def _lyapunov_analysis(args, model, params, x0, u) -> tuple:
+def _lyapunov_analysis(args, model, params, x0, u, us) -> tuple:
     """``(spectrum, two-trajectory estimate, attractor kind, states)``."""
     import jax
-    import jax.numpy as jnp
 
     import rnn_dyn as rd
 
-    us = jnp.broadcast_to(u, (args.burn_in + args.steps, model.input_size))
     key = jax.random.key(args.seed)
     burn_in = args.burn_in
     spec = rd.lyapunov_spectrum(
@@ -407,16 +415,13 @@ def _lyapunov_summary(name, args, spec, two, kind, u) -> dict[str, Any]:
 
 def fixed_points(args: argparse.Namespace) -> int:
     """Fixed points and cycles of a system under a constant input."""
-    report = Report(args, "fixed_points")
-    setup_jax(args)
+    report, system, name, u, us = _system_command(args, "fixed_points", 2000)
+    model, params, x0 = system
     import jax
-    import jax.numpy as jnp
 
     import rnn_dyn as rd
     from rnn_dyn import plotting
 
-    model, params, x0, name = system_from_args(args)
-    u = constant_input(args, model, x0.dtype)
     starts = rd.fixed_point_starts(
         model, params, x0, u, args.starts, std=args.std, key=jax.random.key(args.seed)
     )
@@ -435,7 +440,6 @@ def fixed_points(args: argparse.Namespace) -> int:
     report.arrays("fixed_points.npz", **arrays)
 
     def draw() -> Any:
-        us = jnp.broadcast_to(u, (2000, model.input_size))
         states = rd.simulate(model, params, x0, us).states[200:]
         ax = plotting.attractor(
             _finite_rows(states), title=f"{name}: fixed points and cycles"
@@ -479,18 +483,13 @@ def _cycle_entry(result: Any, i: int) -> dict[str, Any]:
 def entropy(args: argparse.Namespace) -> int:
     """Ensemble entropy H_t against the per-step bound of Theorem 2."""
     _below("--k", args.k, "--samples", args.samples)
-    report = Report(args, "entropy")
-    setup_jax(args)
+    report, system, name, _, us = _system_command(args, "entropy", args.steps)
+    model, params, x0 = system
     import jax
-    import jax.numpy as jnp
 
     import rnn_dyn as rd
     from rnn_dyn import plotting
 
-    model, params, x0, name = system_from_args(args)
-    us = jnp.broadcast_to(
-        constant_input(args, model, x0.dtype), (args.steps, model.input_size)
-    )
     noise = jax.random.normal(
         jax.random.key(args.seed), (args.samples, model.state_size), x0.dtype
     )

@@ -116,8 +116,13 @@ def _model_from_run(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     return model, theta, model.initial_state(theta), title
 
 
-def constant_input(args: argparse.Namespace, model: Any, dtype: Any) -> Any:
-    """Return ``--input`` as an array of shape ``(input_size,)`` (zeros if absent)."""
+def constant_input(
+    args: argparse.Namespace, model: Any, dtype: Any, steps: int = 1
+) -> tuple[Any, Any]:
+    """Return ``(u, us)``: ``--input`` and it repeated for ``steps`` steps.
+
+    ``u`` has shape `(m,)` (zeros without ``--input``), ``us`` `(steps, m)`.
+    """
     import jax.numpy as jnp
 
     m = model.input_size
@@ -128,7 +133,8 @@ def constant_input(args: argparse.Namespace, model: Any, dtype: Any) -> Any:
         raise UsageError(
             f"--input must hold 1 or {m} values (the input size), got {len(values)}"
         )
-    return jnp.broadcast_to(jnp.asarray(values, dtype), (m,))
+    u = jnp.broadcast_to(jnp.asarray(values, dtype), (m,))
+    return u, jnp.broadcast_to(u, (steps, m))
 
 
 LM_ONLY = ("data", "embed", "dropout", "max_tokens")

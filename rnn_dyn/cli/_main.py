@@ -10,20 +10,6 @@ from typing import Any
 from ._inputs import UsageError
 from ._parser import build_parser
 
-# Subcommand -> function name in `_commands` (imported on use).
-COMMANDS = {
-    "simulate": "simulate",
-    "chaotic-lstm": "landscape",
-    "landscape": "landscape",
-    "smoothness": "smoothness",
-    "lyapunov": "lyapunov",
-    "fixed-points": "fixed_points",
-    "entropy": "entropy",
-    "train": "train",
-    "orbit": "orbit",
-    "history": "history",
-}
-
 
 def one_line_warning(command: str) -> Callable[..., None]:
     """Return a `warnings.showwarning` that prints each message once, on one line."""
@@ -47,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from . import _commands
 
-        command = getattr(_commands, COMMANDS[args.command])
+        command = getattr(_commands, args.command.replace("-", "_"))
         with warnings.catch_warnings():
             warnings.showwarning = one_line_warning(args.command)
             return command(args)

@@ -33,54 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recurrent neural networks as dynamical systems (JAX).",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (
-        _add_simulate,
-        _add_chaotic_lstm,
-        _add_landscape,
-        _add_smoothness,
-        _add_lyapunov,
-        _add_fixed_points,
-        _add_entropy,
-        _add_train,
-        _add_orbit,
-        _add_history,
-    ):
-        add(sub)
+    for name, (add, help_text, description) in _SUBCOMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=description))
     return parser
 
 
-def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "simulate",
-        help="simulate a system and draw its attractor",
-        description="Simulate a built-in system, write trajectory.npz and "
-        "attractor.png (the states after burn-in).",
-    )
+def _add_simulate(p: argparse.ArgumentParser) -> None:
     _system_options(p)
     p.add_argument("--steps", type=int_at_least(1), default=5000)
     p.add_argument("--burn-in", type=int_at_least(0), default=100)
     _common_options(p, "results/simulate")
 
 
-def _add_chaotic_lstm(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "chaotic-lstm",
-        help="the chaotic LSTM's loss line and plane (the main job)",
-        description="Appendix C at the paper's resolution: the attractor, the loss "
-        "and bifurcation diagram along s·θ_true, and the loss over "
-        "s1·θ_true + s2·θ_random (Supplementary Fig. 1).",
-    )
+def _add_chaotic_lstm(p: argparse.ArgumentParser) -> None:
     _landscape_options(p)
     p.set_defaults(model="chaotic-lstm", params=None, centered=False)
 
 
-def _add_landscape(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "landscape",
-        help="loss line and plane of any built-in model",
-        description="Loss along a line s·θ and over the plane s1·θ + s2·θ_random "
-        "(or centred on θ with --centered), against the model's own outputs at θ.",
-    )
+def _add_landscape(p: argparse.ArgumentParser) -> None:
     _model_options(p, default="lstm")
     p.add_argument(
         "--centered",
@@ -90,14 +60,7 @@ def _add_landscape(sub: argparse._SubParsersAction) -> None:
     _landscape_options(p)
 
 
-def _add_smoothness(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "smoothness",
-        help="Lipschitz constants of V and ∇V against N, beside Theorem 1",
-        description="Estimate L_f, L_g, L'_f, L'_g on a trajectory, measure the "
-        "Lipschitz constants of V and ∇V in a ball around θ for each N, draw them "
-        "with the bounds of Theorem 1 and classify their growth.",
-    )
+def _add_smoothness(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--system",
         choices=REGIMES,
@@ -118,14 +81,7 @@ def _add_smoothness(sub: argparse._SubParsersAction) -> None:
     _common_options(p, "results/smoothness")
 
 
-def _add_lyapunov(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "lyapunov",
-        help="Lyapunov spectrum and attractor of a system",
-        description="The k leading Lyapunov exponents by the QR method (with the "
-        "two-trajectory estimate of the largest as a cross-check), their "
-        "convergence, and the attractor coloured by the local expansion rate.",
-    )
+def _add_lyapunov(p: argparse.ArgumentParser) -> None:
     _system_options(p)
     p.add_argument("--steps", type=int_at_least(2), default=10_000)
     p.add_argument("--burn-in", type=int_at_least(0), default=1000)
@@ -133,13 +89,7 @@ def _add_lyapunov(sub: argparse._SubParsersAction) -> None:
     _common_options(p, "results/lyapunov")
 
 
-def _add_fixed_points(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fixed-points",
-        help="fixed points and cycles under a constant input",
-        description="Fixed points and cycles of x = f^k(x, u) by Newton's method "
-        "from many initial states, with their eigenvalues and stability.",
-    )
+def _add_fixed_points(p: argparse.ArgumentParser) -> None:
     _system_options(p)
     p.add_argument("--starts", type=int_at_least(1), default=64)
     p.add_argument(
@@ -149,15 +99,7 @@ def _add_fixed_points(sub: argparse._SubParsersAction) -> None:
     _common_options(p, "results/fixed-points")
 
 
-def _add_entropy(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "entropy",
-        help="entropy of an ensemble of states against Theorem 2's bound",
-        description="Propagate a Gaussian ensemble of initial states, estimate "
-        "the entropy H_t of its distribution at every step (Kozachenko-Leonenko) "
-        "and check H_{t+1} <= H_t + n log L_f (the direction Theorem 2's proof "
-        "supports; the printed (S3) has it reversed).",
-    )
+def _add_entropy(p: argparse.ArgumentParser) -> None:
     _system_options(p)
     p.add_argument("--samples", type=int_at_least(8), default=2000)
     p.add_argument("--steps", type=int_at_least(1), default=30)
@@ -174,20 +116,7 @@ def _add_entropy(sub: argparse._SubParsersAction) -> None:
     _common_options(p, "results/entropy")
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train a model on sine, symbols or a language model, recording "
-        "its attractors",
-        description="Train with Adam and gradient clipping, several seeds at once, "
-        "writing config.json, history.csv, params.npz, state.msgpack (for "
-        "--resume) and, with --orbit-every, orbit.npz. --resume continues the "
-        "run in --out with its saved configuration (only --epochs may change). "
-        "lm: a word-level language model on a WikiText directory (--data), "
-        "truncated BPTT with the state carried across windows. Sizes, schedule, "
-        "dropout and orbit lengths left out take the task's defaults "
-        "(rnn_dyn.train.TASK_DEFAULTS).",
-    )
+def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", choices=TASKS)
     p.add_argument("--model", choices=CELLS, default="lstm")
     p.add_argument("--hidden", type=int_at_least(1), help=PER_TASK)
@@ -265,14 +194,7 @@ def _language_model_options(g: argparse._ArgumentGroup) -> None:
     )
 
 
-def _add_orbit(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "orbit",
-        help="bifurcation diagram of a training run's attractors",
-        description="Draw the steady-state outputs recorded in RUN_DIR/orbit.npz "
-        "against the epoch (orbit1d), as (epoch, y_t, y_t - y_{t-1}) in 3-D "
-        "(orbit2d, Supp. Figs. 3-4), or against the step (transient).",
-    )
+def _add_orbit(p: argparse.ArgumentParser) -> None:
     p.add_argument("run")
     p.add_argument(
         "--type", choices=("orbit1d", "orbit2d", "transient"), default="orbit1d"
@@ -288,15 +210,86 @@ def _add_orbit(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(json=False)
 
 
-def _add_history(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "history",
-        help="loss and accuracy curves of a training run",
-        description="Draw RUN_DIR/history.csv: loss and accuracy per epoch and seed.",
-    )
+def _add_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("run")
     p.add_argument("--out", help="PNG file (default RUN/history.png)")
     p.set_defaults(json=False)
+
+
+# Each subcommand: its function below, and the help and description of --help.
+_SUBCOMMANDS = {
+    "simulate": (
+        _add_simulate,
+        "simulate a system and draw its attractor",
+        "Simulate a built-in system, write trajectory.npz and "
+        "attractor.png (the states after burn-in).",
+    ),
+    "chaotic-lstm": (
+        _add_chaotic_lstm,
+        "the chaotic LSTM's loss line and plane (the main job)",
+        "Appendix C at the paper's resolution: the attractor, the loss "
+        "and bifurcation diagram along s·θ_true, and the loss over "
+        "s1·θ_true + s2·θ_random (Supplementary Fig. 1).",
+    ),
+    "landscape": (
+        _add_landscape,
+        "loss line and plane of any built-in model",
+        "Loss along a line s·θ and over the plane s1·θ + s2·θ_random "
+        "(or centred on θ with --centered), against the model's own outputs at θ.",
+    ),
+    "smoothness": (
+        _add_smoothness,
+        "Lipschitz constants of V and ∇V against N, beside Theorem 1",
+        "Estimate L_f, L_g, L'_f, L'_g on a trajectory, measure the "
+        "Lipschitz constants of V and ∇V in a ball around θ for each N, draw them "
+        "with the bounds of Theorem 1 and classify their growth.",
+    ),
+    "lyapunov": (
+        _add_lyapunov,
+        "Lyapunov spectrum and attractor of a system",
+        "The k leading Lyapunov exponents by the QR method (with the "
+        "two-trajectory estimate of the largest as a cross-check), their "
+        "convergence, and the attractor coloured by the local expansion rate.",
+    ),
+    "fixed-points": (
+        _add_fixed_points,
+        "fixed points and cycles under a constant input",
+        "Fixed points and cycles of x = f^k(x, u) by Newton's method "
+        "from many initial states, with their eigenvalues and stability.",
+    ),
+    "entropy": (
+        _add_entropy,
+        "entropy of an ensemble of states against Theorem 2's bound",
+        "Propagate a Gaussian ensemble of initial states, estimate "
+        "the entropy H_t of its distribution at every step (Kozachenko-Leonenko) "
+        "and check H_{t+1} <= H_t + n log L_f (the direction Theorem 2's proof "
+        "supports; the printed (S3) has it reversed).",
+    ),
+    "train": (
+        _add_train,
+        "train a model on sine, symbols or a language model, recording its attractors",
+        "Train with Adam and gradient clipping, several seeds at once, "
+        "writing config.json, history.csv, params.npz, state.msgpack (for "
+        "--resume) and, with --orbit-every, orbit.npz. --resume continues the "
+        "run in --out with its saved configuration (only --epochs may change). "
+        "lm: a word-level language model on a WikiText directory (--data), "
+        "truncated BPTT with the state carried across windows. Sizes, schedule, "
+        "dropout and orbit lengths left out take the task's defaults "
+        "(rnn_dyn.train.TASK_DEFAULTS).",
+    ),
+    "orbit": (
+        _add_orbit,
+        "bifurcation diagram of a training run's attractors",
+        "Draw the steady-state outputs recorded in RUN_DIR/orbit.npz "
+        "against the epoch (orbit1d), as (epoch, y_t, y_t - y_{t-1}) in 3-D "
+        "(orbit2d, Supp. Figs. 3-4), or against the step (transient).",
+    ),
+    "history": (
+        _add_history,
+        "loss and accuracy curves of a training run",
+        "Draw RUN_DIR/history.csv: loss and accuracy per epoch and seed.",
+    ),
+}
 
 
 # Option groups -----------------------------------------------------------
