@@ -36,26 +36,10 @@ from jax.scipy.special import digamma
 from jaxtyping import Array, Float, Int
 
 from ._types import Inputs, Params
-from ._validate import _shape, check_inputs, check_params
+from ._validate import check_ensemble_args, check_samples
 from .models._base import Model
 
 __all__ = ["kozachenko_leonenko", "EnsembleEntropy", "ensemble_entropy"]
-
-
-def _check_samples(samples: object, k: int, chunk_size: int, name: str) -> int:
-    """Raise ValueError unless ``samples`` is `(M, d)` with M > k; return M."""
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    shape = _shape(samples)
-    if len(shape) != 2 or shape[1] < 1:
-        raise ValueError(f"{name} must have shape (M, d) with d >= 1, got {shape}")
-    if shape[0] <= k:
-        raise ValueError(
-            f"{name} needs more than k = {k} points (M, d), got shape {shape}"
-        )
-    return shape[0]
 
 
 def _order_statistic(values: Array, j: int) -> Array:
@@ -147,7 +131,7 @@ def kozachenko_leonenko(
         ValueError: If ``samples`` is not `(M, d)` with M > k, or ``k`` or
             ``chunk_size`` is not a positive int.
     """
-    _check_samples(samples, k, chunk_size, "samples")
+    check_samples(samples, k, chunk_size, "samples")
     return _kl_entropy_jit(jnp.asarray(samples), k, chunk_size)
 
 
@@ -247,14 +231,7 @@ def ensemble_entropy(
         ValueError: If a shape of ``params``, ``x0s`` or ``us`` does not fit
             ``model``, or ``k``, ``tol`` or ``chunk_size`` is invalid.
     """
-    check_params(model, params)
-    shape = _shape(x0s)
-    if len(shape) != 2 or shape[1] != model.state_size:
-        raise ValueError(f"x0s must have shape (M, {model.state_size}), got {shape}")
-    _check_samples(x0s, k, chunk_size, "x0s")
-    check_inputs(model, us)
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    check_ensemble_args(model, params, x0s, us, k=k, tol=tol, chunk_size=chunk_size)
     H, log_det_mean, lipschitz, num_nonfinite = _ensemble_entropy(
         model, params, jnp.asarray(x0s), jnp.asarray(us), k, chunk_size
     )

@@ -19,9 +19,14 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
+from ._losses import LossFn
 from ._simulate import _rollout
 from ._types import Inputs, Params, State
-from ._validate import check_params, check_trajectory_args
+from ._validate import (
+    check_cost_smoothness_args,
+    check_params,
+    check_trajectory_lipschitz_args,
+)
 from .models._base import Model
 
 __all__ = [
@@ -234,9 +239,7 @@ def trajectory_lipschitz(
     Returns:
         A `PowerIterationResult`; ``sigma`` is the constant.
     """
-    check_trajectory_args(model, params, x0, us)
-    if wrt not in ("both", "params", "x0"):
-        raise ValueError(f"wrt must be 'both', 'params' or 'x0', got {wrt!r}")
+    check_trajectory_lipschitz_args(model, params, x0, us, wrt=wrt)
     return _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters, tol)
 
 
@@ -320,16 +323,40 @@ def cost_smoothness(
     Raises:
         ValueError: For empty or too long ``lengths``, ``radius ≤ 0``, or bad shapes.
     """
-    from ._losses import resolve_loss
+    loss_fn = check_cost_smoothness_args(
+        model, params, x0, us, lengths=lengths, radius=radius, loss=loss
+    )
+    return _cost_smoothness(
+        model,
+        params,
+        x0,
+        us,
+        ys,
+        loss_fn,
+        lengths,
+        radius,
+        num_samples,
+        key,
+        ascent_steps,
+        num_iters,
+    )
 
-    n_max = check_trajectory_args(model, params, x0, us)
-    if not lengths or min(lengths) < 1 or max(lengths) > n_max:
-        raise ValueError(
-            f"lengths must be non-empty and within [1, {n_max}], got {lengths}"
-        )
-    if not radius > 0:
-        raise ValueError(f"radius must be positive, got {radius}")
-    loss_fn, _ = resolve_loss(loss, model.output_size)
+
+def _cost_smoothness(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    ys: Array,
+    loss_fn: LossFn,
+    lengths: tuple[int, ...],
+    radius: float,
+    num_samples: int,
+    key: Any,
+    ascent_steps: int,
+    num_iters: int,
+) -> CostSmoothness:
+    """`cost_smoothness` on checked arguments, with the step loss ``loss_fn``."""
     results = []
     n_max = max(lengths)
     dtype = ravel_pytree((params, x0))[0].dtype
@@ -338,7 +365,7 @@ def cost_smoothness(
     # the curve over N is then no noisier than the quantity it measures.
     for n in lengths:
         results.append(
-            _cost_smoothness(
+            _cost_smoothness_at(
                 model,
                 params,
                 x0,
@@ -358,7 +385,7 @@ def cost_smoothness(
 
 
 @ft.partial(jax.jit, static_argnums=(0, 8, 9, 10, 11))
-def _cost_smoothness(
+def _cost_smoothness_at(
     model,
     params,
     x0,

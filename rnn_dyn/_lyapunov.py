@@ -29,7 +29,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._types import Input, Params
-from ._validate import check_params, check_state
+from ._validate import check_attractor_args, check_lyapunov_args
 from .models._base import Model
 
 __all__ = [
@@ -69,36 +69,22 @@ class LyapunovSpectrum(NamedTuple):
     nonfinite_steps: Array
 
 
-def _inputs(model: Model, us: Any, n_steps: int | None, burn_in: int, dtype: Any):
-    """Return the input sequence of length burn_in + n_steps, and n_steps."""
-    if burn_in < 0:
-        raise ValueError(f"burn_in must be >= 0, got {burn_in}")
+def _start(
+    model: Model, x0: Any, us: Any, n_steps: int, burn_in: int
+) -> tuple[Array, Array, bool]:
+    """Return the batch of initial states, the inputs, and whether x0 is a batch.
+
+    The inputs are ``us`` cut to burn_in + n_steps, or zeros without ``us``;
+    the arguments must have passed `check_lyapunov_args`.
+    """
+    x0s = jnp.asarray(x0)
+    batched = x0s.ndim == 2
+    x0s = x0s if batched else x0s[None]
     if us is None:
-        n_steps = 10_000 if n_steps is None else n_steps
-        if n_steps < 2:
-            raise ValueError(f"n_steps must be >= 2, got {n_steps}")
-        return jnp.zeros((burn_in + n_steps, model.input_size), dtype), n_steps
-    shape = np.shape(us)
-    if len(shape) != 2 or shape[1] != model.input_size:
-        raise ValueError(
-            f"us must have shape (burn_in + n_steps, {model.input_size}), got {shape}"
-        )
-    n_steps = shape[0] - burn_in if n_steps is None else n_steps
-    if n_steps < 2 or burn_in + n_steps > shape[0]:
-        raise ValueError(
-            f"us holds {shape[0]} steps: too few for burn_in={burn_in} and at least "
-            f"2 measured steps (n_steps={n_steps})"
-        )
-    return jnp.asarray(us)[: burn_in + n_steps], n_steps
-
-
-def _batch(model: Model, x0: Any) -> tuple[Array, bool]:
-    x0 = jnp.asarray(x0)
-    if x0.ndim == 2:
-        check_state(model, x0[0], "x0[i]")
-        return x0, True
-    check_state(model, x0)
-    return x0[None], False
+        us = jnp.zeros((burn_in + n_steps, model.input_size), x0s.dtype)
+    else:
+        us = jnp.asarray(us)[: burn_in + n_steps]
+    return x0s, us, batched
 
 
 def _warn_float32(dtype: Any, n_steps: int) -> None:
@@ -113,7 +99,7 @@ def _warn_float32(dtype: Any, n_steps: int) -> None:
 
 def _summarise(
     rates: Array, finite_states: Array, num_segments: int
-) -> tuple[Array, Array, Array, Array, Array]:
+) -> LyapunovSpectrum:
     """Exponents, segment standard errors and running means of local rates.
 
     ``rates`` has shape `(b, T, k)`, ``finite_states`` `(b, T)`; the columns
@@ -135,7 +121,13 @@ def _summarise(
     take3 = lambda a: jnp.take_along_axis(a, order[:, None, :], axis=2)
     finite = jnp.all(jnp.isfinite(rates), axis=2) & finite_states
     nonfinite = jnp.sum(~finite, axis=1)
-    return take(exponents), take(stderr), take3(history), take3(rates), nonfinite
+    return LyapunovSpectrum(
+        take(exponents), take(stderr), take3(history), take3(rates), nonfinite
+    )
+
+
+def _unbatch(result: LyapunovSpectrum, batched: bool) -> LyapunovSpectrum:
+    return result if batched else jax.tree_util.tree_map(lambda a: a[0], result)
 
 
 def lyapunov_spectrum(
@@ -181,20 +173,23 @@ def lyapunov_spectrum(
     Raises:
         ValueError: For bad shapes, k outside [1, n] or too few steps.
     """
-    check_params(model, params)
-    x0s, batched = _batch(model, x0)
-    n = model.state_size
-    k = n if k is None else k
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be in [1, {n}] (the state size), got {k}")
-    us, n_steps = _inputs(model, us, n_steps, burn_in, x0s.dtype)
+    k = model.state_size if k is None else k
+    n_steps = check_lyapunov_args(
+        model, params, x0, us, n_steps=n_steps, burn_in=burn_in, k=k
+    )
+    x0s, us, batched = _start(model, x0, us, n_steps, burn_in)
     _warn_float32(x0s.dtype, n_steps)
+    result = _spectrum(model, params, x0s, us, burn_in, k, key, num_segments)
+    return _unbatch(result, batched)
+
+
+def _spectrum(model, params, x0s, us, burn_in, k, key, num_segments):
+    """`lyapunov_spectrum` of a batch ``x0s`` `(b, n)` on checked arguments."""
     key = jax.random.key(0) if key is None else key
-    frames = jax.random.normal(key, (x0s.shape[0], n, k), x0s.dtype)
+    frames = jax.random.normal(key, (x0s.shape[0], model.state_size, k), x0s.dtype)
     q0 = jnp.linalg.qr(frames)[0]
     rates = _qr_rates(model, params, x0s, us, q0, burn_in)
-    result = LyapunovSpectrum(*_summarise(*rates, num_segments))
-    return result if batched else jax.tree_util.tree_map(lambda a: a[0], result)
+    return _summarise(*rates, num_segments)
 
 
 def _settle(model, params, x0, us):
@@ -259,18 +254,16 @@ def largest_lyapunov_exponent(
     Raises:
         ValueError: For bad shapes, d₀ ≤ 0 or too few steps.
     """
-    check_params(model, params)
-    x0s, batched = _batch(model, x0)
-    us, n_steps = _inputs(model, us, n_steps, burn_in, x0s.dtype)
-    if d0 is not None and not d0 > 0:
-        raise ValueError(f"d0 must be positive, got {d0}")
+    n_steps = check_lyapunov_args(
+        model, params, x0, us, n_steps=n_steps, burn_in=burn_in, d0=d0
+    )
+    x0s, us, batched = _start(model, x0, us, n_steps, burn_in)
     _warn_float32(x0s.dtype, n_steps)
     key = jax.random.key(0) if key is None else key
     dirs = jax.random.normal(key, x0s.shape, x0s.dtype)
     d0 = -1.0 if d0 is None else float(d0)
     rates = _two_trajectory_rates(model, params, x0s, us, dirs, d0, burn_in)
-    result = LyapunovSpectrum(*_summarise(*rates, num_segments))
-    return result if batched else jax.tree_util.tree_map(lambda a: a[0], result)
+    return _unbatch(_summarise(*rates, num_segments), batched)
 
 
 @ft.partial(jax.jit, static_argnums=(0, 6))
@@ -386,19 +379,14 @@ def classify_attractor(
         An `Attractor`.
 
     Raises:
-        ValueError: For bad shapes or ``n_steps <= max_period``.
+        ValueError: For bad shapes, ``n_steps <= max_period`` or a negative
+            ``burn_in``.
     """
-    check_params(model, params)
-    check_state(model, x0)
+    check_attractor_args(
+        model, params, x0, u, n_steps=n_steps, burn_in=burn_in, max_period=max_period
+    )
     x0 = jnp.asarray(x0)
     u = jnp.zeros((model.input_size,), x0.dtype) if u is None else jnp.asarray(u)
-    if u.shape != (model.input_size,):
-        raise ValueError(f"u must have shape ({model.input_size},), got {u.shape}")
-    if n_steps <= max_period or max_period < 1:
-        raise ValueError(
-            f"need n_steps > max_period >= 1, got n_steps={n_steps}, "
-            f"max_period={max_period}"
-        )
     us = jnp.broadcast_to(u, (burn_in + n_steps, model.input_size))
     gaps, norms = _recurrence(model, params, x0, us, burn_in, max_period)
     gaps, norms = np.asarray(gaps), np.asarray(norms)
@@ -407,10 +395,11 @@ def classify_attractor(
     if not np.all(np.isfinite(norms)) or norms[-1] > growth * (1 + head):
         return Attractor("divergent", None, nan, nan)
     periodic = np.flatnonzero(gaps <= tol * (1 + norms.max()))
-    spectrum = lyapunov_spectrum(
-        model, params, x0, us, burn_in=burn_in, k=1, key=key, n_steps=n_steps
+    _warn_float32(x0.dtype, n_steps)
+    spectrum = _spectrum(
+        model, params, x0[None], us, burn_in, k=1, key=key, num_segments=10
     )
-    lam, err = float(spectrum.exponents[0]), float(spectrum.stderr[0])
+    lam, err = float(spectrum.exponents[0, 0]), float(spectrum.stderr[0, 0])
     # A multiplier near -1 makes 2p recur better than p, so a period found
     # (or the best one, for an orbit still converging) is checked against its
     # divisors by Newton's method from the last state.

@@ -25,9 +25,9 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ._losses import LossFn
-from ._simulate import Trajectory, _cost, _rollout, check_cost_args, step_weights
+from ._simulate import Trajectory, _cost, _rollout, step_weights
 from ._types import Input, Inputs, Params, State, Targets
-from ._validate import check_params, check_trajectory_args
+from ._validate import check_cost_args, check_params, check_trajectory_args
 from .models._base import Model
 
 __all__ = [

@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._losses import LossFn, resolve_loss
+from ._losses import LossFn
 from ._types import Inputs, Outputs, Params, State, States, Targets
-from ._validate import check_trajectory_args
+from ._validate import check_cost_args, check_trajectory_args
 from .models._base import Model
 
 __all__ = ["Trajectory", "simulate", "cost"]
@@ -70,34 +70,6 @@ def simulate(model: Model, params: Params, x0: State, us: Inputs) -> Trajectory:
     """
     check_trajectory_args(model, params, x0, us)
     return _rollout(model, params, x0, us)
-
-
-def check_cost_args(
-    model: Model,
-    params: Params,
-    x0: State,
-    us: Inputs,
-    ys: Targets,
-    *,
-    loss: str | LossFn,
-    burn_in: int,
-    last_only: bool,
-) -> LossFn:
-    """Validate the arguments of `cost` and return the per-step loss function."""
-    n_steps = check_trajectory_args(model, params, x0, us)
-    loss_fn, target_shape = resolve_loss(loss, model.output_size)
-    expected = target_shape if last_only else (n_steps, *target_shape)
-    if tuple(jnp.shape(ys)) != expected:
-        raise ValueError(
-            f"targets ys must have shape {expected}, got {tuple(jnp.shape(ys))}"
-        )
-    if not isinstance(burn_in, int) or not 0 <= burn_in < n_steps:
-        raise ValueError(
-            f"burn_in must be an integer in [0, {n_steps}), got {burn_in!r}"
-        )
-    if last_only and burn_in:
-        raise ValueError("burn_in must be 0 when last_only=True")
-    return loss_fn
 
 
 def step_weights(

@@ -1,11 +1,23 @@
-"""Shape checks on user input, run in Python before tracing."""
+"""Checks of user input: the one home of argument validation, run before tracing.
+
+A public function of a model checks its arguments here, once, then runs
+private kernels that check nothing; one built on another's work (as
+`measure_smoothness` on `simulate` and `cost_smoothness`) runs that one's
+kernel, not the public function, so every argument is checked once per call.
+The checks raise ``ValueError`` naming the expected and the actual value.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ._types import Params
+from ._losses import LossFn, resolve_loss
+from ._types import Inputs, Params, State, Targets
 from .models._base import Model, param_shapes
 
 
@@ -69,3 +81,187 @@ def check_trajectory_args(model: Model, params: Params, x0: object, us: object) 
     check_params(model, params)
     check_state(model, x0)
     return check_inputs(model, us)
+
+
+def check_cost_args(
+    model: Model,
+    params: Params,
+    x0: State,
+    us: Inputs,
+    ys: Targets,
+    *,
+    loss: str | LossFn,
+    burn_in: int,
+    last_only: bool,
+) -> LossFn:
+    """Check the arguments of `cost` (and its gradients); return the step loss."""
+    n_steps = check_trajectory_args(model, params, x0, us)
+    loss_fn, target_shape = resolve_loss(loss, model.output_size)
+    expected = target_shape if last_only else (n_steps, *target_shape)
+    if _shape(ys) != expected:
+        raise ValueError(f"targets ys must have shape {expected}, got {_shape(ys)}")
+    if not isinstance(burn_in, int) or not 0 <= burn_in < n_steps:
+        raise ValueError(
+            f"burn_in must be an integer in [0, {n_steps}), got {burn_in!r}"
+        )
+    if last_only and burn_in:
+        raise ValueError("burn_in must be 0 when last_only=True")
+    return loss_fn
+
+
+# --- Lipschitz constants and Theorem 1 -------------------------------------
+
+
+def check_trajectory_lipschitz_args(
+    model: Model, params: Params, x0: object, us: object, *, wrt: str
+) -> None:
+    """Check the arguments of `trajectory_lipschitz`."""
+    check_trajectory_args(model, params, x0, us)
+    if wrt not in ("both", "params", "x0"):
+        raise ValueError(f"wrt must be 'both', 'params' or 'x0', got {wrt!r}")
+
+
+def check_cost_smoothness_args(
+    model: Model,
+    params: Params,
+    x0: object,
+    us: object,
+    *,
+    lengths: tuple[int, ...],
+    radius: float,
+    loss: str,
+) -> LossFn:
+    """Check the arguments of `cost_smoothness`; return the step loss."""
+    n_max = check_trajectory_args(model, params, x0, us)
+    if not lengths or min(lengths) < 1 or max(lengths) > n_max:
+        raise ValueError(
+            f"lengths must be non-empty and within [1, {n_max}], got {lengths}"
+        )
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius}")
+    return resolve_loss(loss, model.output_size)[0]
+
+
+def check_smoothness_lengths(lengths: Iterable[int]) -> tuple[int, ...]:
+    """Raise unless ``lengths`` holds 3 distinct values; return them sorted."""
+    lengths = tuple(sorted(set(lengths)))
+    if len(lengths) < 3:
+        raise ValueError(f"lengths must hold at least 3 distinct values, got {lengths}")
+    return lengths
+
+
+# --- Lyapunov exponents and attractors -------------------------------------
+
+
+def check_lyapunov_args(
+    model: Model,
+    params: Params,
+    x0: object,
+    us: object | None,
+    *,
+    n_steps: int | None,
+    burn_in: int,
+    k: int | None = None,
+    d0: float | None = None,
+) -> int:
+    """Check the arguments of the Lyapunov estimators; return the measured steps.
+
+    ``x0`` is one state `(n,)` or a batch `(b, n)`; ``us`` is None for zero
+    input (then ``n_steps`` defaults to 10,000). ``k`` and ``d0`` are checked
+    when given.
+    """
+    check_params(model, params)
+    x0 = jnp.asarray(x0)
+    if x0.ndim == 2:
+        check_state(model, x0[0], "x0[i]")
+    else:
+        check_state(model, x0)
+    n = model.state_size
+    if k is not None and not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, {n}] (the state size), got {k}")
+    if burn_in < 0:
+        raise ValueError(f"burn_in must be >= 0, got {burn_in}")
+    if us is None:
+        n_steps = 10_000 if n_steps is None else n_steps
+        if n_steps < 2:
+            raise ValueError(f"n_steps must be >= 2, got {n_steps}")
+    else:
+        shape = _shape(us)
+        if len(shape) != 2 or shape[1] != model.input_size:
+            raise ValueError(
+                f"us must have shape (burn_in + n_steps, {model.input_size}), "
+                f"got {shape}"
+            )
+        n_steps = shape[0] - burn_in if n_steps is None else n_steps
+        if n_steps < 2 or burn_in + n_steps > shape[0]:
+            raise ValueError(
+                f"us holds {shape[0]} steps: too few for burn_in={burn_in} and at "
+                f"least 2 measured steps (n_steps={n_steps})"
+            )
+    if d0 is not None and not d0 > 0:
+        raise ValueError(f"d0 must be positive, got {d0}")
+    return n_steps
+
+
+def check_attractor_args(
+    model: Model,
+    params: Params,
+    x0: object,
+    u: object | None,
+    *,
+    n_steps: int,
+    burn_in: int,
+    max_period: int,
+) -> None:
+    """Check the arguments of `classify_attractor`."""
+    check_params(model, params)
+    check_state(model, x0)
+    if u is not None and _shape(u) != (model.input_size,):
+        raise ValueError(f"u must have shape ({model.input_size},), got {_shape(u)}")
+    if n_steps <= max_period or max_period < 1:
+        raise ValueError(
+            f"need n_steps > max_period >= 1, got n_steps={n_steps}, "
+            f"max_period={max_period}"
+        )
+    if burn_in < 0:
+        raise ValueError(f"burn_in must be >= 0, got {burn_in}")
+
+
+# --- Entropy ----------------------------------------------------------------
+
+
+def check_samples(samples: object, k: int, chunk_size: int, name: str) -> int:
+    """Raise ValueError unless ``samples`` is `(M, d)` with M > k; return M."""
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    shape = _shape(samples)
+    if len(shape) != 2 or shape[1] < 1:
+        raise ValueError(f"{name} must have shape (M, d) with d >= 1, got {shape}")
+    if shape[0] <= k:
+        raise ValueError(
+            f"{name} needs more than k = {k} points (M, d), got shape {shape}"
+        )
+    return shape[0]
+
+
+def check_ensemble_args(
+    model: Model,
+    params: Params,
+    x0s: object,
+    us: object,
+    *,
+    k: int,
+    tol: Any,
+    chunk_size: int,
+) -> None:
+    """Check the arguments of `ensemble_entropy`."""
+    check_params(model, params)
+    shape = _shape(x0s)
+    if len(shape) != 2 or shape[1] != model.state_size:
+        raise ValueError(f"x0s must have shape (M, {model.state_size}), got {shape}")
+    check_samples(x0s, k, chunk_size, "x0s")
+    check_inputs(model, us)
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")

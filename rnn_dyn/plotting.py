@@ -80,6 +80,19 @@ def attractor(
     return ax
 
 
+def _positive_span(values: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return the finite positive values, and whether they span over 3 decades."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    return positive, bool(positive.size and positive.max() / positive.min() > 1e3)
+
+
+def _suptitle_left_out(fig: Figure, title: str | None, values: np.ndarray) -> None:
+    """Set the figure title, with the count of non-finite values left out."""
+    n_bad = int((~np.isfinite(values)).sum())
+    suffix = f"  ({n_bad} non-finite values left out)" if n_bad else ""
+    fig.suptitle((title or "") + suffix)
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
     """Save ``fig`` as PNG atomically and close it."""
     try:
@@ -131,10 +144,9 @@ def loss_line(
     ax.plot(s, np.where(np.isfinite(loss), loss, np.nan), lw=0.6, c="C0")
     ax.set_ylabel("loss $V$")
     ax.set_xlabel("$s$")
-    if np.nanmax(np.where(np.isfinite(loss), loss, np.nan), initial=0) > 0:
-        positive = loss[np.isfinite(loss) & (loss > 0)]
-        if positive.size and positive.max() / positive.min() > 1e3:
-            ax.set_yscale("symlog", linthresh=float(np.percentile(positive, 5)))
+    positive, wide = _positive_span(loss)
+    if wide:
+        ax.set_yscale("symlog", linthresh=float(np.percentile(positive, 5)))
     if true_s is not None:
         for a in axes:
             a.axvline(true_s, c="C3", lw=0.8, ls="--")
@@ -182,9 +194,9 @@ def loss_plane(
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
     finite = np.isfinite(loss)
-    positive = loss[finite & (loss > 0)]
+    positive, wide = _positive_span(loss)
     if log is None:
-        log = bool(positive.size) and positive.max() / positive.min() > 1e3
+        log = wide
     values = np.ma.masked_invalid(loss)
     kwargs: dict[str, Any] = {"levels": levels, "cmap": "viridis"}
     if log and positive.size:
@@ -391,8 +403,6 @@ def orbit_diagram(
     """
     epochs = np.asarray(epochs)
     values = np.asarray(values, float)
-    n_bad = int((~np.isfinite(values)).sum())
-    suffix = f"  ({n_bad} non-finite values left out)" if n_bad else ""
     if kind == "orbit2d":
         fig = plt.figure(figsize=(7, 5.5), layout="constrained")
         ax = fig.add_subplot(projection="3d")
@@ -421,7 +431,7 @@ def orbit_diagram(
                 ax.plot(np.full(y.size, epoch), y, ",", c="k", alpha=0.6)
             ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-    fig.suptitle((title or "") + suffix)
+    _suptitle_left_out(fig, title, values)
     return fig
 
 
@@ -453,7 +463,6 @@ def orbit_grid(
     epochs = np.asarray(epochs)
     values = np.asarray(outputs, float)
     n_rows, n_cols = len(rows), len(columns)
-    n_bad = int((~np.isfinite(values)).sum())
     three_d = kind == "orbit2d"
     fig = plt.figure(figsize=(3.2 * n_cols, 2.6 * n_rows), layout="constrained")
     for i, row in enumerate(rows):
@@ -477,8 +486,7 @@ def orbit_grid(
             if i == n_rows - 1:
                 ax.set_xlabel("epoch", fontsize=8)
             ax.tick_params(labelsize=7)
-    suffix = f"  ({n_bad} non-finite values left out)" if n_bad else ""
-    fig.suptitle((title or "") + suffix)
+    _suptitle_left_out(fig, title, values)
     return fig
 
 

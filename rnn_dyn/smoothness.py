@@ -52,10 +52,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._lipschitz import cost_smoothness, jacobian_lipschitz, jacobian_norms
-from ._simulate import simulate
+from ._lipschitz import _cost_smoothness, _jacobian_lipschitz, _jacobian_norms
+from ._losses import mse
+from ._simulate import _rollout
 from ._types import Inputs, Params, State
-from ._validate import check_finite_params
+from ._validate import (
+    check_cost_smoothness_args,
+    check_finite_params,
+    check_smoothness_lengths,
+)
 from .models._base import Model
 
 
@@ -345,29 +350,26 @@ def measure_smoothness(
         ValueError: For bad lengths or radius, non-finite parameters, or a
             non-finite trajectory at θ.
     """
-    lengths = tuple(sorted(set(lengths)))
-    if len(lengths) < 3:
-        raise ValueError(f"lengths must hold at least 3 distinct values, got {lengths}")
+    lengths = check_smoothness_lengths(lengths)
     check_finite_params(params)
+    check_cost_smoothness_args(
+        model, params, x0, us, lengths=lengths, radius=radius, loss="mse"
+    )
     k_norm, k_dnorm, k_cost = jax.random.split(key, 3)
-    xs, ys = simulate(model, params, x0, us)
+    # The arguments are checked: run the kernels of simulate, jacobian_norms,
+    # jacobian_lipschitz and cost_smoothness, at those functions' defaults.
+    xs, ys = _rollout(model, params, x0, us)
     if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
         raise ValueError("the trajectory at θ is not finite; use shorter lengths")
-    norms = jacobian_norms(model, params, xs, us, key=k_norm).max()
+    norms = _jacobian_norms(model, params, xs, us, k_norm, num_iters=50, tol=None)
+    norms = norms.max()
     step = max(1, xs.shape[0] // 32)
-    lip_df, lip_dg = jacobian_lipschitz(
-        model, params, xs[::step], us[::step], key=k_dnorm
+    lip_df, lip_dg = _jacobian_lipschitz(
+        model, params, xs[::step], us[::step], k_dnorm, num_iters=30, alternations=10
     )
-    measured = cost_smoothness(
-        model,
-        params,
-        x0,
-        us,
-        ys,
-        lengths=lengths,
-        radius=radius,
-        num_samples=num_samples,
-        key=k_cost,
+    # MSE, 5 ascent steps and 20 power iterations
+    measured = _cost_smoothness(
+        model, params, x0, us, ys, mse, lengths, radius, num_samples, k_cost, 5, 20
     )
     flat = jax.flatten_util.ravel_pytree((params, x0))[0]
     bounds = theorem1_bounds(

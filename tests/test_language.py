@@ -10,13 +10,13 @@ import optax
 import pytest
 
 import rnn_dyn as rd
-from rnn_dyn.train import _lm as _train_lm
 from rnn_dyn._optim import optimizer
 from rnn_dyn.cli import main
 from rnn_dyn.models.language import language_model
 from rnn_dyn.orbit import lm_orbits, projections
 from rnn_dyn.tasks.wikitext import read_corpus, streams, windows
 from rnn_dyn.train import TrainConfig, fit
+from rnn_dyn.train import _lm as _train_lm
 
 WIKITEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikitext-2"
 SENTENCES = [

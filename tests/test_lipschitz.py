@@ -255,9 +255,7 @@ def test_jacobian_lipschitz_on_henon_equals_closed_form_and_difference_quotients
     params = model.init(getkey())
     xs = jnp.array([[0.3, -0.2], [1.1, 0.4]])
     us = jnp.zeros((2, 0))
-    lip_df, lip_dg = rd.jacobian_lipschitz(
-        model, params, xs, us, key=getkey()
-    )
+    lip_df, lip_dg = rd.jacobian_lipschitz(model, params, xs, us, key=getkey())
     for i, x in enumerate(np.asarray(xs)):
         z = np.array([x[0], x[1], 1.4, 0.3])  # (x₁, x₂, a, b)
         # f₁'s Hessian in z = (x₁, x₂, a, b): ∂²/∂x₁² = -2a, ∂²/∂x₁∂a = -2x₁;

@@ -1,3 +1,4 @@
+import collections
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 import rnn_dyn as rd
+from rnn_dyn import _validate
 from rnn_dyn.cli import main
 from rnn_dyn.examples import regime_example
 
@@ -120,3 +122,38 @@ def test_smoothness_cli_rejects_non_finite_params(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
     assert "must be finite: .weight_hh holds 1 non-finite value" in err
     assert not any((tmp_path / "x").iterdir())
+
+
+def test_measure_smoothness_validates_its_arguments_once(monkeypatch, getkey):
+    # Each check of rnn_dyn._validate is counted wherever a module bound it
+    # (``from ._validate import check_params``): the public boundary checks
+    # (params, x0, us, lengths, radius) once, and the kernels of simulate,
+    # jacobian_norms, jacobian_lipschitz and cost_smoothness check nothing.
+    calls = collections.Counter()
+    for name in [n for n in vars(_validate) if n.startswith("check_")]:
+        original = getattr(_validate, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", "").startswith("rnn_dyn") and (
+                getattr(module, name, None) is original
+            ):
+                monkeypatch.setattr(module, name, counted)
+    # The first case of the regimes test above, whose kernels are compiled.
+    model, theta, x0, us = regime_example("contractive", 40, key=getkey())
+    rd.smoothness.measure_smoothness(
+        model,
+        theta,
+        x0,
+        us,
+        lengths=(5, 10, 20, 40),
+        radius=0.05,
+        num_samples=3,
+        key=getkey(),
+    )
+    assert calls["check_params"] == 1 and calls["check_state"] == 1
+    assert calls["check_inputs"] == 1 and calls["check_finite_params"] == 1
+    assert max(calls.values()) == 1, calls

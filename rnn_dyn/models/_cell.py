@@ -49,6 +49,45 @@ class CellParams(NamedTuple):
 CellT = TypeVar("CellT", bound="TorchCell")
 
 
+def check_sizes(cell: Any) -> None:
+    """Raise ValueError unless ``cell.input_size``, ``hidden_size``, ``readout`` fit."""
+    for name, low in (("input_size", 0), ("hidden_size", 1)):
+        value = getattr(cell, name)
+        if not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if cell.readout is not None and (
+        not isinstance(cell.readout, int) or cell.readout < 1
+    ):
+        raise ValueError(
+            f"readout must be a positive integer or None, got {cell.readout!r}"
+        )
+
+
+def init_readout(
+    key_weight: Key,
+    key_bias: Key,
+    readout: int | None,
+    hidden: int,
+    bound: float,
+    dtype: Any,
+) -> tuple[Float[Array, "p h"] | None, Float[Array, " p"] | None]:
+    """Draw a readout ``(W, b)`` from U(-bound, bound); ``(None, None)`` without one."""
+    if readout is None:
+        return None, None
+    return (
+        uniform(key_weight, (readout, hidden), bound, dtype),
+        uniform(key_bias, (readout,), bound, dtype),
+    )
+
+
+def apply_readout(params: Any, h: Float[Array, " h"]) -> Output:
+    """Return ``W h + b`` with the readout of ``params``, or ``h`` without one."""
+    if params.readout_weight is None:
+        return h
+    out = params.readout_weight @ h
+    return out if params.readout_bias is None else out + params.readout_bias
+
+
 @dataclasses.dataclass(frozen=True)
 class TorchCell:
     """Static configuration shared by the PyTorch-layout cells.
@@ -69,16 +108,7 @@ class TorchCell:
     state_multiple: ClassVar[int] = 1  # the LSTM carries [h, c]
 
     def __post_init__(self) -> None:
-        for name, low in (("input_size", 0), ("hidden_size", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.readout is not None and (
-            not isinstance(self.readout, int) or self.readout < 1
-        ):
-            raise ValueError(
-                f"readout must be a positive integer or None, got {self.readout!r}"
-            )
+        check_sizes(self)
 
     @property
     def state_size(self) -> int:
@@ -105,17 +135,16 @@ class TorchCell:
         gh, h, i = self.num_gates * self.hidden_size, self.hidden_size, self.input_size
         bound = 1.0 / np.sqrt(h)
         k = jax.random.split(key, 6)
+        readout_weight, readout_bias = init_readout(
+            k[4], k[5], self.readout, h, bound, dtype
+        )
         return CellParams(
             weight_ih=uniform(k[0], (gh, i), bound, dtype),
             weight_hh=uniform(k[1], (gh, h), bound, dtype),
             bias_ih=uniform(k[2], (gh,), bound, dtype) if self.bias else None,
             bias_hh=uniform(k[3], (gh,), bound, dtype) if self.bias else None,
-            readout_weight=None
-            if self.readout is None
-            else uniform(k[4], (self.readout, h), bound, dtype),
-            readout_bias=None
-            if self.readout is None
-            else uniform(k[5], (self.readout,), bound, dtype),
+            readout_weight=readout_weight,
+            readout_bias=readout_bias,
         )
 
     def initial_state(self, params: CellParams) -> State:
@@ -132,11 +161,7 @@ class TorchCell:
 
     def g(self, params: CellParams, x: State, u: Input) -> Output:
         """Return h_{t+1} (or its readout), PyTorch's output at step t."""
-        h = self.hidden(self.f(params, x, u))
-        if params.readout_weight is None:
-            return h
-        out = params.readout_weight @ h
-        return out if params.readout_bias is None else out + params.readout_bias
+        return apply_readout(params, self.hidden(self.f(params, x, u)))
 
     def _preactivations(
         self, params: CellParams, h: Float[Array, " h"], u: Input

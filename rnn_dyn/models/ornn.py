@@ -27,6 +27,7 @@ from jaxtyping import Array, Float
 
 from .._types import Input, Key, Output, State
 from ._base import float_dtype, params_dtype, uniform
+from ._cell import apply_readout, check_sizes, init_readout
 
 INITS = ("henaff", "cayley")
 # expRNN draws the modReLU bias from U(-0.01, 0.01): near zero, so modReLU
@@ -100,16 +101,7 @@ class OrthogonalRNN:
     prepared: bool = False
 
     def __post_init__(self) -> None:  # noqa: D105
-        for name, low in (("input_size", 0), ("hidden_size", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.readout is not None and (
-            not isinstance(self.readout, int) or self.readout < 1
-        ):
-            raise ValueError(
-                f"readout must be a positive integer or None, got {self.readout!r}"
-            )
+        check_sizes(self)
         if self.init_scheme not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init_scheme!r}")
 
@@ -163,17 +155,16 @@ class OrthogonalRNN:
         a = _block_skew(angles, n)
         if self.prepared:
             a = jax.scipy.linalg.expm(a - a.T)
+        readout_weight, readout_bias = init_readout(
+            k[4], k[5], self.readout, n, bound, dtype
+        )
         return OrthogonalRNNParams(
             recurrent_generator=a,
             weight_ih=uniform(k[1], (n, m), bound, dtype),
             bias_ih=uniform(k[2], (n,), bound, dtype) if self.bias else None,
             modrelu_bias=uniform(k[3], (n,), MODRELU_BIAS_BOUND, dtype),
-            readout_weight=None
-            if self.readout is None
-            else uniform(k[4], (self.readout, n), bound, dtype),
-            readout_bias=None
-            if self.readout is None
-            else uniform(k[5], (self.readout,), bound, dtype),
+            readout_weight=readout_weight,
+            readout_bias=readout_bias,
         )
 
     def initial_state(self, params: OrthogonalRNNParams) -> State:
@@ -229,11 +220,7 @@ class OrthogonalRNN:
 
     def g(self, params: OrthogonalRNNParams, x: State, u: Input) -> Output:
         """Return h_{t+1} (or its readout), as the PyTorch-layout cells do."""
-        h = self.f(params, x, u)
-        if params.readout_weight is None:
-            return h
-        out = params.readout_weight @ h
-        return out if params.readout_bias is None else out + params.readout_bias
+        return apply_readout(params, self.f(params, x, u))
 
 
 def ornn(

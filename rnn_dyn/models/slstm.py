@@ -146,12 +146,7 @@ def slstm(
 ) -> StableLSTM:
     """Create a stable LSTM: `lstm` plus `StableLSTM.stabilize`.
 
-    Args:
-        input_size: Input dimension ``m``.
-        hidden_size: Hidden dimension ``H``; the state has size ``2H``.
-        readout: Output dimension of a linear readout, or None to output ``h``.
-            (Keyword only.)
-        bias: Whether the cell has biases. (Keyword only.)
+    Same arguments as `lstm`.
 
     Returns:
         A `StableLSTM`.
