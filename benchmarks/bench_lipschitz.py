@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import functools as ft
-import os
 import sys
 from typing import Any
 
@@ -56,32 +55,18 @@ RTOL = {"float32": 1e-3, "float64": 1e-6}
 MAX_GRADIENTS = 48
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from _timing import BenchParser, fill_defaults, int_list, quick_xla_flags
+
+    ap = BenchParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="H=8,32, N=20: CI smoke run")
-    ap.add_argument("--hidden", type=_int_list, default=None, help="e.g. 8,32,128,512")
+    ap.add_argument("--hidden", type=int_list, default=None, help="e.g. 8,32,128,512")
     ap.add_argument("--steps", type=int, default=None, help="N (default 200)")
     ap.add_argument(
         "--repeat", type=int, default=None, help="timed calls per case (default 3)"
     )
-    ap.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="per-case time budget: skip a case whose estimated first call plus "
-        "one repeat exceeds it, and cut the repeats to fit it (default 300; 10 "
-        "with --quick)",
-    )
-    ap.add_argument(
-        "--methods",
-        type=lambda s: [m for m in s.split(",") if m],
-        default=None,
-        help=f"comma-separated subset of {METHODS}",
-    )
+    ap.add_max_seconds(300, 10, per_case=True)
+    ap.add_methods(METHODS)
     ap.add_argument("--x64", action="store_true", help="float64")
     ap.add_argument(
         "--num-iters",
@@ -105,18 +90,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.quick:
-        args.hidden = args.hidden or [8, 32]
-        args.steps = args.steps or 20
-        args.repeat = args.repeat or 1
-        args.max_seconds = args.max_seconds or 10.0
-    args.hidden = sorted(args.hidden or [8, 32, 128, 512])
-    args.steps = args.steps or 200
-    args.repeat = args.repeat or 3
-    args.max_seconds = args.max_seconds or 300.0
-    args.methods = args.methods or list(METHODS)
-    unknown = set(args.methods) - set(METHODS)
-    if unknown:
-        ap.error(f"unknown methods {sorted(unknown)}")
+        fill_defaults(args, hidden=[8, 32], steps=20, repeat=1, max_seconds=10.0)
+    fill_defaults(
+        args, hidden=[8, 32, 128, 512], steps=200, repeat=3, max_seconds=300.0
+    )
+    args.hidden = sorted(args.hidden)
+    args.methods = ap.pick_methods(args.methods, METHODS, METHODS)
+    # Each power iteration traces the scan several times: compilation is most
+    # of a smoke run.
+    quick_xla_flags(args.quick)
     return args
 
 
@@ -270,12 +252,6 @@ def _default(fn: Any, name: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    flags = os.environ.get("XLA_FLAGS", "")
-    if args.quick and "xla_backend_optimization_level" not in flags:
-        # Compilation is most of a smoke run (each power iteration traces the
-        # scan several times) and a smoke run needs no optimised code.
-        flags += " --xla_backend_optimization_level=0"
-        os.environ["XLA_FLAGS"] = flags.strip()
 
     import jax
 

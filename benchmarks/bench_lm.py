@@ -64,13 +64,8 @@ from __future__ import annotations
 
 import argparse
 import functools as ft
-import importlib.util
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +80,6 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wikitex
 CORE_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
 def jax_cores() -> int:
     """The cores XLA:CPU's thread pool uses: those this process may run on."""
     try:
@@ -98,7 +89,9 @@ def jax_cores() -> int:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from _timing import BenchParser, fill_defaults, quick_xla_flags, torch_last
+
+    ap = BenchParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--quick",
         action="store_true",
@@ -131,70 +124,28 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--vocab", type=int, default=10000, help="synthetic vocabulary (10000)"
     )
-    ap.add_argument(
-        "--methods",
-        type=lambda s: [m for m in s.split(",") if m],
-        default=None,
-        help=f"comma-separated subset of {DEFAULT_METHODS + EXTRA_METHODS}",
-    )
-    ap.add_argument(
-        "--torch-threads",
-        type=_int_list,
-        default=None,
-        help="torch.set_num_threads for the torch worker; a list runs one torch "
-        "line per value; 0 keeps torch's default (default: the cores XLA uses)",
-    )
-    ap.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="cut a method's timed epochs so that the first one plus the "
-        "repeats stay within this (default 300; 10 with --quick)",
-    )
+    ap.add_train_options(DEFAULT_METHODS + EXTRA_METHODS, "the cores XLA uses", 300)
     ap.add_argument("--seed", type=int, default=0, help="weights (and synthetic data)")
-    ap.add_argument("--torch-worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
-        args.hidden = args.hidden or 16
-        args.batch = args.batch or 4
-        args.bptt = args.bptt or 10
+        fill_defaults(args, hidden=16, batch=4, bptt=10, repeat=1, max_seconds=10.0)
         args.steps = 2 if args.steps is None else args.steps
-        args.repeat = args.repeat or 1
-        args.max_seconds = args.max_seconds or 10.0
-    args.hidden = args.hidden or 200
+    fill_defaults(args, hidden=200, batch=20, bptt=70, repeat=3, max_seconds=300.0)
     args.embed = args.embed or args.hidden
-    args.batch = args.batch or 20
-    args.bptt = args.bptt or 70
     args.steps = 20 if args.steps is None else args.steps
-    args.repeat = args.repeat or 3
-    args.max_seconds = args.max_seconds or 300.0
     args.torch_threads = args.torch_threads or [jax_cores()]
-    args.methods = args.methods or list(DEFAULT_METHODS)
-    unknown = set(args.methods) - set(DEFAULT_METHODS + EXTRA_METHODS)
-    if unknown:
-        ap.error(f"unknown methods {sorted(unknown)}")
+    # torch runs last: its checks need the JAX methods' results.
+    args.methods = torch_last(
+        ap.pick_methods(args.methods, DEFAULT_METHODS, DEFAULT_METHODS + EXTRA_METHODS)
+    )
     sizes = (args.hidden, args.embed, args.batch, args.bptt, args.repeat, args.vocab)
     if min(sizes) < 1 or args.steps < 0:
         ap.error(
             "--hidden, --embed, --batch, --bptt, --repeat and --vocab must be "
             ">= 1, --steps >= 0"
         )
+    quick_xla_flags(args.quick)
     return args
-
-
-def _rel_err(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
-    """Relative 2-norm error of ``a`` against ``b`` over all entries."""
-    keys = sorted(b)
-    diff = np.concatenate([(np.asarray(a[k]) - b[k]).ravel() for k in keys])
-    ref = np.concatenate([b[k].ravel() for k in keys])
-    return float(np.linalg.norm(diff) / np.linalg.norm(ref))
-
-
-def _n_repeats(first: float, repeat: int, budget_s: float) -> int:
-    """Cut ``repeat`` so that first call + repeats stay within ``budget_s``."""
-    if first <= 0:
-        return repeat
-    return max(1, min(repeat, int((budget_s - first) / first)))
 
 
 def _rates(run_s: float, steps: int, tokens: int) -> dict[str, float]:
@@ -217,10 +168,9 @@ def torch_worker(path: str) -> None:
     """
     import torch
     import torch.nn.functional as F
-    from _timing import rss_now, rss_peak, rss_peak_reset, summarise
+    from _timing import by_prefix, emit, load_case, time_torch_epochs
 
-    data = dict(np.load(path, allow_pickle=False))
-    meta = json.loads(str(data.pop("meta")))
+    data, meta = load_case(path)
     if meta["threads"] > 0:
         torch.set_num_threads(meta["threads"])
     vocab, embed, hidden = meta["vocab"], meta["embed"], meta["hidden"]
@@ -229,13 +179,7 @@ def torch_worker(path: str) -> None:
         "lstm": torch.nn.LSTM(embed, hidden),  # time-major: (T, B, E)
         "decoder": torch.nn.Linear(hidden, vocab),
     }
-
-    def by_prefix(prefix: str) -> dict[str, np.ndarray]:
-        return {
-            k.removeprefix(prefix): v for k, v in data.items() if k.startswith(prefix)
-        }
-
-    init = by_prefix("param/")
+    init = by_prefix(data, "param/")
     for name, module in modules.items():
         module.load_state_dict(
             {
@@ -275,74 +219,18 @@ def torch_worker(path: str) -> None:
                 torch.nn.utils.clip_grad_norm_(params, meta["clip"])
             opt.step()
 
-    rss0 = rss_now()
-    reset = rss_peak_reset()
-    # The gradient check: the first window's gradient, untimed, no update.
-    loss_backward(inputs[0], targets[0], None)
-    grads = {k: p.grad.numpy() for k, p in named().items()}
-    grad_rel = _rel_err(grads, by_prefix("grad/"))
-    opt.zero_grad(set_to_none=True)
-    # The first epoch (left out of the minimum) gives the parameter check.
-    t0 = time.perf_counter()
-    epoch()
-    first = time.perf_counter() - t0
-    after = {k: p.detach().numpy().copy() for k, p in named().items()}
-    after_ref = by_prefix("after/")
-    param_rel = _rel_err(after, after_ref)
-    update_rel = _rel_err(
-        {k: after[k] - init[k] for k in after_ref},
-        {k: after_ref[k] - init[k] for k in after_ref},
-    )
-    times = []
-    for _ in range(_n_repeats(first, meta["repeat"], meta["budget_s"])):
-        t0 = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t0)
-    record: dict[str, Any] = summarise(first, times)
-    peak = rss_peak()
-    record["peak_bytes"] = None if rss0 is None else int(peak - rss0)
-    record["memory_source"] = (
-        "rss_growth_fresh_process" if reset else "maxrss_growth_fresh_process"
-    )
-    record["torch_version"] = torch.__version__
-    record["torch_num_threads"] = torch.get_num_threads()
-    record["grad_check"] = {
-        "reference": "jax.grad of the window loss (LanguageModel.unroll), "
+    record = time_torch_epochs(
+        epoch=epoch,
+        first_backward=lambda: loss_backward(inputs[0], targets[0], None),
+        opt=opt,
+        named=named,
+        data=data,
+        meta=meta,
+        grad_reference="jax.grad of the window loss (LanguageModel.unroll), "
         "first window, zero state",
-        "rel_err": grad_rel,
-        "rtol": meta["grad_rtol"],
-        "passed": bool(grad_rel <= meta["grad_rtol"]),
-    }
-    record["param_check"] = {
-        "reference": "jax_epoch",
-        "rel_err": param_rel,
-        "update_rel_err": update_rel,
-        "rtol": meta["param_rtol"],
-        "passed": bool(param_rel <= meta["param_rtol"]),
-    }
-    print(json.dumps(record), flush=True)
-
-
-def run_torch_case(
-    arrays: dict[str, np.ndarray], meta: dict[str, Any]
-) -> dict[str, Any]:
-    """Write the case to an .npz, run `torch_worker` in a subprocess, parse it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "case.npz")
-        np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--torch-worker", path],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"torch worker failed:\n{proc.stderr}")
-    record = json.loads(proc.stdout.strip().splitlines()[-1])
-    record["worker_wall_s"] = wall
-    return record
+        param_reference="jax_epoch",
+    )
+    emit(record)
 
 
 # --------------------------------------------------------------------------- data
@@ -382,40 +270,13 @@ def _named(params: Any) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _time_fit(fit: Any, config: Any, corpus: Any) -> dict[str, Any]:
-    """Run ``fit(config)`` in memory; time its epochs by the wall clock.
-
-    An epoch's time is the interval between two ``on_epoch`` calls: ``fit``
-    makes that call after waiting for the epoch and its validation pass. The
-    first epoch includes compilation and is left out of the minimum.
-    """
-    from _timing import summarise
-
-    stamps = [time.perf_counter()]
-    logged: list[float] = []
-
-    def on_epoch(row: dict[str, Any]) -> None:
-        stamps.append(time.perf_counter())
-        logged.append(row["seconds"])
-
-    fit(config, on_epoch=on_epoch, corpus=corpus)
-    epochs = np.diff(stamps).tolist()
-    rec = summarise(epochs[0], epochs[1:])
-    rec |= {"history_seconds_min": min(logged[1:]), "fit_wall_s": sum(epochs)}
-    return rec | {"peak_bytes": None, "memory_source": "not measured", "status": "ok"}
-
-
 def main(argv: list[str] | None = None) -> int:
+    from _timing import beat_torch_targets, time_fit, torch_installed, torch_lines
+
     args = _parse(argv)
     if args.torch_worker:
         torch_worker(args.torch_worker)
         return 0
-    flags = os.environ.get("XLA_FLAGS", "")
-    if args.quick and "xla_backend_optimization_level" not in flags:
-        # Compilation is most of a smoke run, which needs no optimised code.
-        os.environ["XLA_FLAGS"] = (
-            flags + " --xla_backend_optimization_level=0"
-        ).strip()
 
     import jax
     import jax.numpy as jnp
@@ -424,9 +285,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from rnn_dyn import _train_lm, train
     from rnn_dyn.tasks.wikitext import streams, windows
-
-    # Probe without importing: torch runs only in the worker subprocess.
-    have_torch = importlib.util.find_spec("torch") is not None
 
     batch, bptt = args.batch, args.bptt
     # Exactly K windows: streams of K·bptt + 1 tokens (windows drops the rest).
@@ -502,41 +360,22 @@ def main(argv: list[str] | None = None) -> int:
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, next_tokens)
         return jnp.mean(ce)
 
-    methods = [m for m in args.methods if m != "torch"]
-    methods += ["torch"] * ("torch" in args.methods)
-    for method in methods:
+    for method in args.methods:
         base = {"bench": BENCH, "kind": "case", "method": method} | env
         if method == "torch":
-            arrays: dict[str, np.ndarray] = {}
-            if have_torch:
+            arrays: dict[str, np.ndarray] | None = None  # None: torch not installed
+            if torch_installed():
                 grad0 = jax.jit(jax.grad(window_loss))(params0, inputs[0], targets[0])
                 arrays = {f"param/{k}": v for k, v in _named(params0).items()}
                 arrays |= {f"grad/{k}": v for k, v in _named(grad0).items()}
                 arrays |= {f"after/{k}": v for k, v in reference_after().items()}
                 arrays["inputs"], arrays["targets"] = inputs_np, targets_np
-            for threads in args.torch_threads:
-                if not have_torch:
-                    rec = {"status": "skipped", "skip_reason": "torch not installed"}
-                    emit(base | environment() | rec)
-                    continue
-                meta = {
-                    "threads": threads,
-                    "vocab": lm.vocab_size,
-                    "embed": args.embed,
-                    "hidden": args.hidden,
-                    "lr": args.lr,
-                    "clip": args.clip,
-                    "repeat": args.repeat,
-                    "budget_s": args.max_seconds,
-                    "grad_rtol": GRAD_RTOL,
-                    "param_rtol": PARAM_RTOL,
-                }
-                rec = run_torch_case(arrays, meta) | {"status": "ok"}
-                rec |= _rates(rec["run_s"], k_steps, n_tokens)
-                checks.append(rec["grad_check"]["passed"])
-                checks.append(rec["param_check"]["passed"])
+            meta = {"vocab": lm.vocab_size, "embed": args.embed, "hidden": args.hidden}
+            meta |= {"grad_rtol": GRAD_RTOL, "param_rtol": PARAM_RTOL}
+            rate = ft.partial(_rates, steps=k_steps, tokens=n_tokens)
+            for rec in torch_lines(__file__, arrays, meta, args, base, rate):
+                checks += [rec["grad_check"]["passed"], rec["param_check"]["passed"]]
                 torch_rates.append((rec["torch_num_threads"], rec["tokens_per_s"]))
-                emit(base | environment() | rec)
             continue
         if method == "jax_epoch":
             rec, out = time_jax(
@@ -545,27 +384,14 @@ def main(argv: list[str] | None = None) -> int:
             after["jax_epoch"] = _named(out[0])
             rec["train_loss"] = float(out[3])
         else:  # fit
-            rec = _time_fit(train.fit, config, corpus)
+            rec = time_fit(train.fit, config, corpus=corpus)
         rec |= _rates(rec["run_s"], k_steps, n_tokens)
         rates[method] = rec["tokens_per_s"]
         emit(base | environment() | rec)
 
     summary = {"bench": BENCH, "kind": "summary"} | env | environment()
     summary["tokens_per_s"] = rates | {f"torch_{t}_threads": r for t, r in torch_rates}
-    targets_met = []
-    if torch_rates and "jax_epoch" in rates:
-        threads, best = max(torch_rates, key=lambda tr: tr[1])
-        targets_met.append(
-            {
-                "target": "jax_epoch >= torch",
-                "torch_reference": "fastest torch line of this run",
-                "torch_num_threads": threads,
-                "ratio": rates["jax_epoch"] / best,
-                "limit": 1.0,
-                "met": bool(rates["jax_epoch"] >= best),
-            }
-        )
-    summary["targets"] = targets_met
+    summary["targets"] = beat_torch_targets(rates, ("jax_epoch",), torch_rates)
     summary["checks_passed"] = all(checks) if checks else None
     emit(summary)
     return 0 if all(checks) else 1

@@ -42,12 +42,8 @@ and the machine that produced them are in ``benchmarks/README.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
+import functools as ft
 import sys
-import tempfile
-import time
 from typing import Any
 
 import numpy as np
@@ -72,49 +68,30 @@ TARGETS = (
 )
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from _timing import BenchParser, fill_defaults, int_list
+
+    ap = BenchParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N=10, batch 2: CI smoke run")
     ap.add_argument(
         "--repeat", type=int, default=None, help="timed calls per case (default 5)"
     )
-    ap.add_argument("--lengths", type=_int_list, default=None, help="e.g. 50,200,800")
-    ap.add_argument("--batches", type=_int_list, default=None, help="e.g. 1,100")
-    ap.add_argument(
-        "--methods",
-        type=lambda s: [m for m in s.split(",") if m],
-        default=None,
-        help=f"comma-separated subset of {DEFAULT_METHODS + EXTRA_METHODS}",
-    )
+    ap.add_argument("--lengths", type=int_list, default=None, help="e.g. 50,200,800")
+    ap.add_argument("--batches", type=int_list, default=None, help="e.g. 1,100")
+    ap.add_methods(DEFAULT_METHODS + EXTRA_METHODS)
     ap.add_argument("--x64", action="store_true", help="float64 (JAX and torch)")
-    ap.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="per-case time budget: skip a case whose estimated first call plus "
-        "one repeat exceeds it, and cut the repeats to fit it (default 120; 5 "
-        "with --quick)",
-    )
+    ap.add_max_seconds(120, 5, per_case=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--torch-worker", default=None, help=argparse.SUPPRESS)
+    ap.add_torch_worker()
     args = ap.parse_args(argv)
     if args.quick:
-        args.lengths = args.lengths or [10]
-        args.batches = args.batches or [2]
-        args.repeat = args.repeat or 2
-        args.max_seconds = args.max_seconds or 5.0
-    args.lengths = args.lengths or [50, 200, 800]
-    args.batches = args.batches or [1, 100]
-    args.repeat = args.repeat or 5
-    args.max_seconds = args.max_seconds or 120.0
-    args.methods = args.methods or list(DEFAULT_METHODS)
-    unknown = set(args.methods) - set(DEFAULT_METHODS + EXTRA_METHODS)
-    if unknown:
-        ap.error(f"unknown methods {sorted(unknown)}")
+        fill_defaults(args, lengths=[10], batches=[2], repeat=2, max_seconds=5.0)
+    fill_defaults(
+        args, lengths=[50, 200, 800], batches=[1, 100], repeat=5, max_seconds=120.0
+    )
+    args.methods = ap.pick_methods(
+        args.methods, DEFAULT_METHODS, DEFAULT_METHODS + EXTRA_METHODS
+    )
     return args
 
 
@@ -130,16 +107,21 @@ def torch_worker(path: str) -> None:
     """
     import torch
     import torch.nn.functional as F
-    from _timing import rss_now, rss_peak, rss_peak_reset, time_callable
+    from _timing import (
+        by_prefix,
+        emit,
+        load_case,
+        rss_baseline,
+        rss_growth,
+        time_callable,
+        torch_fields,
+    )
 
-    data = dict(np.load(path, allow_pickle=False))
-    meta = json.loads(str(data.pop("meta")))
+    data, meta = load_case(path)
     dtype = torch.float64 if meta["dtype"] == "float64" else torch.float32
     lstm = torch.nn.LSTM(INPUT, HIDDEN, batch_first=True).to(dtype)
     readout = torch.nn.Linear(HIDDEN, OUTPUT).to(dtype)
-    sd = {
-        k.removeprefix("param/"): v for k, v in data.items() if k.startswith("param/")
-    }
+    sd = by_prefix(data, "param/")
     lstm.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items() if "_l0" in k})
     readout.load_state_dict(
         {
@@ -166,12 +148,11 @@ def torch_worker(path: str) -> None:
             out, _ = lstm(us, (h0, c0))
             readout(out[:, -1])
 
-    rss0 = rss_now()
-    reset = rss_peak_reset()
+    baseline = rss_baseline()
     fwd_bwd()  # the gradient check: one untimed call
     grads = {f"{k}": p.grad for k, p in lstm.named_parameters()}
     grads |= {f"readout.{k}": p.grad for k, p in readout.named_parameters()}
-    ref = {k.removeprefix("grad/"): v for k, v in data.items() if k.startswith("grad/")}
+    ref = by_prefix(data, "grad/")
     diff = np.concatenate([(grads[k].numpy() - ref[k]).ravel() for k in sorted(ref)])
     norm = np.concatenate([ref[k].ravel() for k in sorted(ref)])
     rel = float(np.linalg.norm(diff) / np.linalg.norm(norm))
@@ -183,15 +164,10 @@ def torch_worker(path: str) -> None:
     record: dict[str, Any] = time_callable(
         fwd_bwd, repeat=meta["repeat"], budget_s=meta["budget_s"]
     )
-    peak = rss_peak()
-    record["peak_bytes"] = None if rss0 is None else int(peak - rss0)
-    record["memory_source"] = (
-        "rss_growth_fresh_process" if reset else "maxrss_growth_fresh_process"
-    )
+    record |= rss_growth(baseline)
     fwd_rec = time_callable(fwd, repeat=meta["repeat"], budget_s=meta["budget_s"])
     record["forward_s"] = fwd_rec["run_s"]
-    record["torch_version"] = torch.__version__
-    record["torch_num_threads"] = torch.get_num_threads()
+    record |= torch_fields()
     record["grad_check"] = {
         "reference": "rnn_dyn.reverse_gradient (batch mean)",
         "rel_err": rel,
@@ -199,7 +175,7 @@ def torch_worker(path: str) -> None:
         "rtol": tol,
         "passed": bool(rel <= tol),
     }
-    print(json.dumps(record), flush=True)
+    emit(record)
 
 
 def run_torch_case(
@@ -214,34 +190,15 @@ def run_torch_case(
     repeat: int,
     budget_s: float,
 ) -> dict[str, Any]:
-    """Write the case to an .npz, run `torch_worker` in a subprocess, parse it."""
-    arrays = {f"param/{k}": v for k, v in model.state_dict(params).items()}
+    """Run `torch_worker` on the case in a subprocess (`run_torch_worker`)."""
+    from _timing import run_torch_worker
+
+    arrays = {"x0": np.asarray(x0), "us": np.asarray(us), "ys": np.asarray(ys)}
+    arrays |= {f"param/{k}": v for k, v in model.state_dict(params).items()}
     arrays |= {f"grad/{k}": v for k, v in model.state_dict(grad).items()}
     meta = {"dtype": dtype, "repeat": repeat, "budget_s": budget_s}
     meta["rtol"] = GRAD_RTOL[dtype]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "case.npz")
-        np.savez(
-            path,
-            x0=np.asarray(x0),
-            us=np.asarray(us),
-            ys=np.asarray(ys),
-            meta=np.array(json.dumps(meta)),
-            **arrays,
-        )
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--torch-worker", path],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"torch worker failed:\n{proc.stderr}")
-    record = json.loads(proc.stdout.strip().splitlines()[-1])
-    record["worker_wall_s"] = wall
-    return record
+    return run_torch_worker(__file__, arrays, meta)
 
 
 # --------------------------------------------------------------------------- JAX
@@ -468,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     avail = available_memory_bytes()
     max_bytes = None if avail is None else int(0.7 * avail)
+    # A JAX case: --repeat timed calls within --max-seconds; compiled but not
+    # run where its buffers exceed 70 % of MemAvailable.
+    time_case = ft.partial(
+        time_jax, repeat=args.repeat, budget_s=args.max_seconds, max_bytes=max_bytes
+    )
     rate: dict[str, float] = {}  # seconds per (N * batch), from the last case run
     times: dict[tuple[str, int, int], float] = {}
     skipped: list[dict[str, Any]] = []
@@ -515,13 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 rec["status"] = "ok"
                 checks.append(rec["grad_check"]["passed"])
             else:
-                rec, out = time_jax(
-                    fns[method],
-                    inputs,
-                    repeat=args.repeat,
-                    budget_s=args.max_seconds,
-                    max_bytes=max_bytes,
-                )
+                rec, out = time_case(fns[method], inputs)
                 if out is not None and method == "reverse":
                     reference[(n, b)] = out
                 elif out is not None and method not in ("jvp", "simulate"):

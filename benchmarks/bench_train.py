@@ -64,12 +64,7 @@ from __future__ import annotations
 
 import argparse
 import functools as ft
-import importlib.util
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -86,12 +81,10 @@ PARAM_RTOL = 1e-3
 TARGET_METHODS = ("jax_train_step", "jax_step")
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from _timing import BenchParser, fill_defaults, quick_xla_flags, torch_last
+
+    ap = BenchParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--quick", action="store_true", help="N=20, batch 10, K=2: CI smoke run"
     )
@@ -103,63 +96,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=None, help="batch size (default 100)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--clip", type=float, default=0.25)
-    ap.add_argument(
-        "--methods",
-        type=lambda s: [m for m in s.split(",") if m],
-        default=None,
-        help=f"comma-separated subset of {DEFAULT_METHODS + EXTRA_METHODS}",
-    )
-    ap.add_argument(
-        "--torch-threads",
-        type=_int_list,
-        default=None,
-        help="torch.set_num_threads for the torch worker; a list runs one torch "
-        "line per value; 0 keeps torch's default (default: 0)",
-    )
-    ap.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="cut a method's timed epochs so that the first one plus the "
-        "repeats stay within this (default 120; 10 with --quick)",
-    )
+    ap.add_train_options(DEFAULT_METHODS + EXTRA_METHODS, "0", 120)
     ap.add_argument("--seed", type=int, default=0, help="weights, data and order")
-    ap.add_argument("--torch-worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
-        args.seq_len = args.seq_len or 20
-        args.batch = args.batch or 10
-        args.steps = args.steps or 2
-        args.repeat = args.repeat or 1
-        args.max_seconds = args.max_seconds or 10.0
-    args.seq_len = args.seq_len or 200
-    args.batch = args.batch or 100
-    args.steps = args.steps or 10
-    args.repeat = args.repeat or 5
-    args.max_seconds = args.max_seconds or 120.0
+        fill_defaults(args, seq_len=20, batch=10, steps=2, repeat=1, max_seconds=10.0)
+    fill_defaults(args, seq_len=200, batch=100, steps=10, repeat=5, max_seconds=120.0)
     args.torch_threads = args.torch_threads or [0]
-    args.methods = args.methods or list(DEFAULT_METHODS)
-    unknown = set(args.methods) - set(DEFAULT_METHODS + EXTRA_METHODS)
-    if unknown:
-        ap.error(f"unknown methods {sorted(unknown)}")
+    # torch runs last: its checks need the JAX methods' results.
+    args.methods = torch_last(
+        ap.pick_methods(args.methods, DEFAULT_METHODS, DEFAULT_METHODS + EXTRA_METHODS)
+    )
     if min(args.seq_len, args.batch, args.steps, args.repeat) < 1:
         ap.error("--seq-len, --batch, --steps and --repeat must be >= 1")
+    quick_xla_flags(args.quick)
     return args
-
-
-def _rel_err(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
-    """Relative 2-norm error of ``a`` against ``b`` over all entries."""
-    keys = sorted(b)
-    diff = np.concatenate([(np.asarray(a[k]) - b[k]).ravel() for k in keys])
-    ref = np.concatenate([b[k].ravel() for k in keys])
-    return float(np.linalg.norm(diff) / np.linalg.norm(ref))
-
-
-def _n_repeats(first: float, repeat: int, budget_s: float) -> int:
-    """Cut ``repeat`` so that first call + repeats stay within ``budget_s``."""
-    if first <= 0:
-        return repeat
-    return max(1, min(repeat, int((budget_s - first) / first)))
 
 
 def _rates(run_s: float, steps: int) -> dict[str, float]:
@@ -178,21 +129,14 @@ def torch_worker(path: str) -> None:
     """
     import torch
     import torch.nn.functional as F
-    from _timing import rss_now, rss_peak, rss_peak_reset, summarise
+    from _timing import by_prefix, emit, load_case, time_torch_epochs
 
-    data = dict(np.load(path, allow_pickle=False))
-    meta = json.loads(str(data.pop("meta")))
+    data, meta = load_case(path)
     if meta["threads"] > 0:
         torch.set_num_threads(meta["threads"])
     lstm = torch.nn.LSTM(INPUT, HIDDEN, batch_first=True)
     readout = torch.nn.Linear(HIDDEN, OUTPUT)
-
-    def by_prefix(prefix: str) -> dict[str, np.ndarray]:
-        return {
-            k.removeprefix(prefix): v for k, v in data.items() if k.startswith(prefix)
-        }
-
-    init = by_prefix("param/")
+    init = by_prefix(data, "param/")
     lstm.load_state_dict(
         {k: torch.from_numpy(v) for k, v in init.items() if "_l0" in k}
     )
@@ -225,79 +169,17 @@ def torch_worker(path: str) -> None:
                 torch.nn.utils.clip_grad_norm_(params, meta["clip"])
             opt.step()
 
-    rss0 = rss_now()
-    reset = rss_peak_reset()
-    # The gradient check: the first step's gradient, untimed, no update.
-    loss_backward(us[0], ys[0])
-    grads = {k: p.grad.numpy() for k, p in named().items()}
-    grad_ref = by_prefix("grad/")
-    grad_rel = _rel_err(grads, grad_ref)
-    opt.zero_grad(set_to_none=True)
-    # The first epoch (untimed in the minimum) gives the parameter check.
-    t0 = time.perf_counter()
-    epoch()
-    first = time.perf_counter() - t0
-    after = {k: p.detach().numpy().copy() for k, p in named().items()}
-    after_ref = by_prefix("after/")
-    param_rel = _rel_err(after, after_ref) if after_ref else None
-    update_rel = (
-        _rel_err(
-            {k: after[k] - init[k] for k in after_ref},
-            {k: after_ref[k] - init[k] for k in after_ref},
-        )
-        if after_ref
-        else None
+    record = time_torch_epochs(
+        epoch=epoch,
+        first_backward=lambda: loss_backward(us[0], ys[0]),
+        opt=opt,
+        named=named,
+        data=data,
+        meta=meta,
+        grad_reference="jax.grad of the jax_step loss, first minibatch",
+        param_reference=meta["after_reference"],
     )
-    times = []
-    for _ in range(_n_repeats(first, meta["repeat"], meta["budget_s"])):
-        t0 = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t0)
-    record: dict[str, Any] = summarise(first, times)
-    peak = rss_peak()
-    record["peak_bytes"] = None if rss0 is None else int(peak - rss0)
-    record["memory_source"] = (
-        "rss_growth_fresh_process" if reset else "maxrss_growth_fresh_process"
-    )
-    record["torch_version"] = torch.__version__
-    record["torch_num_threads"] = torch.get_num_threads()
-    record["grad_check"] = {
-        "reference": "jax.grad of the jax_step loss, first minibatch",
-        "rel_err": grad_rel,
-        "rtol": meta["grad_rtol"],
-        "passed": bool(grad_rel <= meta["grad_rtol"]),
-    }
-    if param_rel is not None:
-        record["param_check"] = {
-            "reference": meta["after_reference"],
-            "rel_err": param_rel,
-            "update_rel_err": update_rel,
-            "rtol": meta["param_rtol"],
-            "passed": bool(param_rel <= meta["param_rtol"]),
-        }
-    print(json.dumps(record), flush=True)
-
-
-def run_torch_case(
-    arrays: dict[str, np.ndarray], meta: dict[str, Any]
-) -> dict[str, Any]:
-    """Write the case to an .npz, run `torch_worker` in a subprocess, parse it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "case.npz")
-        np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--torch-worker", path],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"torch worker failed:\n{proc.stderr}")
-    record = json.loads(proc.stdout.strip().splitlines()[-1])
-    record["worker_wall_s"] = wall
-    return record
+    emit(record)
 
 
 # --------------------------------------------------------------------------- JAX
@@ -373,7 +255,7 @@ def _time_step_loop(
     (``jax.block_until_ready``), so dispatch overlaps execution.
     """
     import jax
-    from _timing import jax_memory, summarise
+    from _timing import jax_memory, summarise, time_repeats
 
     t0 = time.perf_counter()
     lowered = jax.jit(step).lower(*state, *batches[0])
@@ -390,60 +272,31 @@ def _time_step_loop(
     t3 = time.perf_counter()
     out = epoch()
     first = time.perf_counter() - t3
-    times = []
-    for _ in range(_n_repeats(first, repeat, budget_s)):
-        t3 = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t3)
+    times = time_repeats(epoch, first, repeat=repeat, budget_s=budget_s)
     record = {"lower_s": t1 - t0, "compile_s": t2 - t1}
     record |= summarise(first, times) | jax_memory(compiled) | {"status": "ok"}
     return record, out
 
 
-def _time_fit(fit: Callable[..., Any], config: Any) -> dict[str, Any]:
-    """Run ``fit(config)`` in memory; time its epochs by the wall clock.
-
-    An epoch's time is the interval between two ``on_epoch`` calls: ``fit``
-    makes that call after reading the epoch's losses back (``float``), i.e.
-    after the work is done. The first epoch includes compilation. The shortest
-    ``seconds`` that ``fit`` itself logged is kept for comparison.
-    """
-    from _timing import summarise
-
-    stamps = [time.perf_counter()]
-    logged: list[float] = []
-
-    def on_epoch(row: dict[str, Any]) -> None:
-        stamps.append(time.perf_counter())
-        logged.append(row["seconds"])
-
-    fit(config, on_epoch=on_epoch)
-    epochs = np.diff(stamps).tolist()
-    rec = summarise(epochs[0], epochs[1:])
-    rec |= {"history_seconds_min": min(logged[1:]), "fit_wall_s": sum(epochs)}
-    return rec | {"peak_bytes": None, "memory_source": "not measured", "status": "ok"}
-
-
 def main(argv: list[str] | None = None) -> int:
+    from _timing import (
+        beat_torch_targets,
+        rel_err,
+        time_fit,
+        torch_installed,
+        torch_lines,
+    )
+
     args = _parse(argv)
     if args.torch_worker:
         torch_worker(args.torch_worker)
         return 0
-    flags = os.environ.get("XLA_FLAGS", "")
-    if args.quick and "xla_backend_optimization_level" not in flags:
-        # Compilation is most of a smoke run, which needs no optimised code.
-        os.environ["XLA_FLAGS"] = (
-            flags + " --xla_backend_optimization_level=0"
-        ).strip()
 
     import jax
     import jax.numpy as jnp
     from _timing import cpu_model, emit, environment, time_jax
 
     from rnn_dyn import train
-
-    # Probe without importing: torch runs only in the worker subprocess.
-    have_torch = importlib.util.find_spec("torch") is not None
 
     n_seq, batch, k_steps = args.seq_len, args.batch, args.steps
     config = train.TrainConfig(
@@ -505,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         if ref is None or ref_name == name:
             return None
         init = model.state_dict(params0)
-        rel = _rel_err(after[name], ref)
-        update = _rel_err(
+        rel = rel_err(after[name], ref)
+        update = rel_err(
             {k: after[name][k] - init[k] for k in ref},
             {k: ref[k] - init[k] for k in ref},
         )
@@ -530,13 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         one = first_seed((state.params, state.x0, state.opt_state, lr, keys))
         return fn, (*one, us, ys)
 
-    methods = [m for m in args.methods if m != "torch"]
-    methods += ["torch"] * ("torch" in args.methods)
-    for method in methods:
+    for method in args.methods:
+        base = {"bench": BENCH, "kind": "case", "method": method} | env
         if method == "torch":
-            arrays: dict[str, np.ndarray] = {}
+            arrays: dict[str, np.ndarray] | None = None  # None: torch not installed
             ref_name = None
-            if have_torch:
+            if torch_installed():
                 ref_name, ref_after = reference_after()
                 grad0 = jax.jit(jax.grad(user_loss))(params0, *batches[0])
                 arrays = {f"param/{k}": v for k, v in model.state_dict(params0).items()}
@@ -544,30 +396,13 @@ def main(argv: list[str] | None = None) -> int:
                 arrays |= {f"after/{k}": v for k, v in ref_after.items()}
                 arrays["us"] = np.stack([np.asarray(u) for u, _ in batches])
                 arrays["ys"] = np.stack([np.asarray(y) for _, y in batches])
-            for threads in args.torch_threads:
-                base = {"bench": BENCH, "kind": "case", "method": method} | env
-                if not have_torch:
-                    rec = {"status": "skipped", "skip_reason": "torch not installed"}
-                    emit(base | environment() | rec)
-                    continue
-                meta = {
-                    "threads": threads,
-                    "lr": args.lr,
-                    "clip": args.clip,
-                    "repeat": args.repeat,
-                    "budget_s": args.max_seconds,
-                    "grad_rtol": GRAD_RTOL,
-                    "param_rtol": PARAM_RTOL,
-                    "after_reference": ref_name,
-                }
-                rec = run_torch_case(arrays, meta) | {"status": "ok"}
-                rec |= _rates(rec["run_s"], k_steps)
-                checks.append(rec["grad_check"]["passed"])
-                checks.append(rec["param_check"]["passed"])
+            meta = {"grad_rtol": GRAD_RTOL, "param_rtol": PARAM_RTOL}
+            meta["after_reference"] = ref_name
+            rate = ft.partial(_rates, steps=k_steps)
+            for rec in torch_lines(__file__, arrays, meta, args, base, rate):
+                checks += [rec["grad_check"]["passed"], rec["param_check"]["passed"]]
                 torch_rates.append((rec["torch_num_threads"], rec["steps_per_s"]))
-                emit(base | environment() | rec)
             continue
-        base = {"bench": BENCH, "kind": "case", "method": method} | env
         if method in ("jax_train_step", "jax_epoch_vmap"):
             fn, fn_args = epoch_kernel(vmapped=method == "jax_epoch_vmap")
             rec, out = time_jax(
@@ -585,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             params1 = out[0]
         else:  # fit
-            rec = _time_fit(train.fit, config)
+            rec = time_fit(train.fit, config)
             params1 = None  # the same kernel as jax_train_step, many epochs on
         rec |= _rates(rec["run_s"], k_steps)
         if params1 is not None:
@@ -598,22 +433,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {"bench": BENCH, "kind": "summary"} | env | environment()
     summary["steps_per_s"] = rates | {f"torch_{t}_threads": r for t, r in torch_rates}
-    targets = []
-    if torch_rates:
-        threads, best = max(torch_rates, key=lambda tr: tr[1])
-        for name in TARGET_METHODS:
-            if name in rates:
-                targets.append(
-                    {
-                        "target": f"{name} >= torch",
-                        "torch_reference": "fastest torch line of this run",
-                        "torch_num_threads": threads,
-                        "ratio": rates[name] / best,
-                        "limit": 1.0,
-                        "met": bool(rates[name] >= best),
-                    }
-                )
-    summary["targets"] = targets
+    summary["targets"] = beat_torch_targets(rates, TARGET_METHODS, torch_rates)
     summary["checks_passed"] = all(checks) if checks else None
     emit(summary)
     return 0 if all(checks) else 1
