@@ -19,10 +19,9 @@ every line says which (``corpus``). One epoch is K windows (``--steps``,
 default 20; 0: every window of ``valid.txt``, 155 at the defaults), i.e. K
 optimiser steps over K·batch·bptt tokens. Methods (one JSON line each):
 
-- ``jax_epoch``  the library's kernel ``rnn_dyn._train_lm.lm_epoch`` exactly
-                 as ``fit`` runs it with one seed (the seed axis stripped by
-                 ``_over_seeds``, ``LMStatics`` as ``_language_problem``
-                 builds them): one jitted ``lax.scan`` over the K windows with
+- ``jax_epoch``  the library's kernel, ``rnn_dyn.train.make_train_step``'s,
+                 exactly as ``fit`` runs it with one seed (the seed axis
+                 stripped): one jitted ``lax.scan`` over the K windows with
                  ``value_and_grad``, clip and Adam in its body.
 - ``torch``      ``nn.Embedding(V, E)`` + ``nn.LSTM(E, H)`` (time-major) +
                  ``nn.Linear(H, V)``, ``F.cross_entropy`` over the window,
@@ -283,8 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     import optax
     from _timing import cpu_model, emit, environment, time_jax
 
-    from rnn_dyn import _train_lm, train
-    from rnn_dyn.tasks.wikitext import streams, windows
+    from rnn_dyn import train
 
     batch, bptt = args.batch, args.bptt
     # Exactly K windows: streams of K·bptt + 1 tokens (windows drops the rest).
@@ -307,15 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         train_split="valid",
         max_tokens=max_tokens,
     )
-    # What fit builds before its first epoch (train._language_problem, fit).
-    data = train.make_lm_data(config, corpus)
+    # What fit builds before its first epoch (rnn_dyn.train.fit).
+    data = train.make_data(config, corpus)
     lm = train.make_model(config, data)
-    statics = _train_lm.LMStatics(
-        config.clip,
-        config.dropout,
-        config.stabilize if hasattr(lm.core, "stabilize") else None,
-    )
-    inputs_np, targets_np = windows(streams(data.train, batch), bptt)
+    train_step = train.make_train_step(config, lm, data)
+    inputs_np, targets_np = train_step.inputs, train_step.targets
     k_steps = inputs_np.shape[0]
     n_tokens = k_steps * batch * bptt
     state = train.init_state(config, lm)
@@ -324,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     lr = jnp.asarray(args.lr, jnp.float32)
     key = jax.random.fold_in(jax.random.key(args.seed), 1)  # fit's epoch 1
     inputs, targets = jnp.asarray(inputs_np), jnp.asarray(targets_np)
-    kernel = ft.partial(_train_lm.lm_epoch, statics, lm)
+    kernel = train_step.kernel
     kernel_args = (params0, x0, opt_state0, lr, key, inputs, targets)
     n_params = sum(a.size for a in jax.tree.leaves(params0))
 
@@ -382,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                 kernel, kernel_args, repeat=args.repeat, budget_s=args.max_seconds
             )
             after["jax_epoch"] = _named(out[0])
-            rec["train_loss"] = float(out[3])
+            rec["train_loss"] = float(out[3]["loss"])
         else:  # fit
             rec = time_fit(train.fit, config, corpus=corpus)
         rec |= _rates(rec["run_s"], k_steps, n_tokens)

@@ -9,8 +9,8 @@ Methods (one JSON line each):
 
 - ``jax_train_step``  the library's own epoch kernel, exactly as
                       ``rnn_dyn.train.fit`` runs it for one seed:
-                      ``rnn_dyn.train._epoch`` with the ``_Statics`` that
-                      ``fit`` builds (``fit`` vmaps it over seeds only when
+                      the kernel of ``rnn_dyn.train.make_train_step``
+                      (``fit`` vmaps it over seeds only when
                       there are several); one call is one
                       jitted epoch of K steps (shuffle, gather, gradient,
                       clip, Adam, all inside a ``lax.scan``).
@@ -36,7 +36,7 @@ Experimental methods (not run by default; ``--methods`` selects them):
                       epoch. ``history_seconds_min`` is what ``fit`` itself
                       logged as ``seconds``, which does not wait for the
                       asynchronously dispatched epoch (see the README);
-- ``jax_epoch_vmap``  ``_epoch`` vmapped over a seed axis of length one (what
+- ``jax_epoch_vmap``  that kernel vmapped over a seed axis of length one (what
                       ``fit`` ran before it dropped the axis for one seed);
 - ``jax_naive``       a hand-written batch-major LSTM (``h @ W_hh.T`` on
                       ``(100, 50)`` blocks in a ``lax.scan``, no
@@ -46,7 +46,7 @@ Experimental methods (not run by default; ``--methods`` selects them):
 
 All methods start from the same weights (``init_state`` of the library's
 ``TrainConfig``, handed to PyTorch by ``model.state_dict``) and take the same
-K minibatches in the order that ``_epoch`` draws for epoch 1. Two checks,
+K minibatches in the order that the kernel draws for epoch 1. Two checks,
 untimed: the first-step gradient of PyTorch against ``jax.grad`` of the
 ``jax_step`` loss (relative 2-norm error, tolerance 1e-4); and the parameters
 after the first epoch of every method against ``jax_train_step``'s (or
@@ -314,15 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         n_val=batch,
     )
     # What fit builds before its first epoch (rnn_dyn.train.fit).
-    task = train.make_task(config)
+    task = train.make_data(config)
     model = train.make_model(config, task)
-    statics = train._statics(config, model, task)
+    train_step = train.make_train_step(config, model, task)
     state = train.init_state(config, model)
-    us = jnp.asarray(task.train_inputs, jnp.float32)
-    ys = jnp.asarray(task.train_targets, jnp.int32)
+    us, ys = train_step.inputs, train_step.targets
     lr = jnp.full((1,), args.lr, jnp.float32)
     keys = jnp.stack([jax.random.fold_in(jax.random.key(args.seed), 1)])
-    # The minibatches of epoch 1, in the order _epoch draws them.
+    # The minibatches of epoch 1, in the order the kernel draws them.
     order = np.asarray(jax.random.permutation(keys[0], us.shape[0])).reshape(
         k_steps, batch
     )
@@ -374,14 +373,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def epoch_kernel(vmapped: bool) -> tuple[Any, tuple[Any, ...]]:
         if vmapped:
-            fn = jax.vmap(
-                ft.partial(train._epoch, statics, model),
-                in_axes=(0, 0, 0, 0, 0, None, None),
-            )
+            fn = jax.vmap(train_step.kernel, in_axes=(0, 0, 0, 0, 0, None, None))
             return fn, (state.params, state.x0, state.opt_state, lr, keys, us, ys)
-        fn = ft.partial(train._epoch, statics, model)
         one = first_seed((state.params, state.x0, state.opt_state, lr, keys))
-        return fn, (*one, us, ys)
+        return train_step.kernel, (*one, us, ys)
 
     for method in args.methods:
         base = {"bench": BENCH, "kind": "case", "method": method} | env
