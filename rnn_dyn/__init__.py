@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 # The one export list. A public module or package (``rd.x.name``) is
-# listed in `_MODULES`; a top-level name (``rd.name``) lives in a private
-# module ``_x.py``, whose ``__all__`` is exactly the names listed for it here
-# (`tests/test_exports.py` checks both, and the TYPE_CHECKING mirror below).
+# listed in `_MODULES`; a top-level name (``rd.name``) is defined in the
+# private module ``_x.py`` it is listed under. `tests/test_exports.py` checks
+# this against the modules, and the TYPE_CHECKING mirror below against it.
 _MODULES = (
     "models",
     "examples",

@@ -39,8 +39,6 @@ from ._types import Inputs, Params
 from ._validate import check_ensemble_args, check_samples
 from .models._base import Model
 
-__all__ = ["kozachenko_leonenko", "EnsembleEntropy", "ensemble_entropy"]
-
 
 def _order_statistic(values: Array, j: int) -> Array:
     """Return the (j + 1)-th smallest entry of a vector, ties counted with multiplicity.

@@ -33,8 +33,6 @@ from ._types import Params
 from ._validate import check_params, check_state
 from .models._base import Model, params_dtype
 
-__all__ = ["FixedPoints", "fixed_points", "cycles", "fixed_point_starts"]
-
 _MAX_HALVINGS = 30  # line search down to α = 2⁻²⁹ before a start gives up
 _ARMIJO = 1e-4  # required relative decrease of ‖F‖ per unit step length
 

@@ -12,8 +12,6 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["save_params", "load_params"]
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:

@@ -29,17 +29,6 @@ from ._validate import (
 )
 from .models._base import Model
 
-__all__ = [
-    "PowerIterationResult",
-    "power_iteration",
-    "JacobianNorms",
-    "jacobian_norms",
-    "trajectory_lipschitz",
-    "CostSmoothness",
-    "cost_smoothness",
-    "jacobian_lipschitz",
-]
-
 
 class PowerIterationResult(NamedTuple):
     """Result of `power_iteration`.

@@ -8,8 +8,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-__all__ = ["mse", "bce_with_logits", "cross_entropy"]
-
 LossFn = Callable[[Array, Array], Float[Array, ""]]
 
 

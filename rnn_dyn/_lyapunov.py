@@ -32,15 +32,6 @@ from ._types import Input, Params
 from ._validate import check_attractor_args, check_lyapunov_args
 from .models._base import Model
 
-__all__ = [
-    "LyapunovSpectrum",
-    "lyapunov_spectrum",
-    "largest_lyapunov_exponent",
-    "kaplan_yorke_dimension",
-    "Attractor",
-    "classify_attractor",
-]
-
 FLOAT32_WARN_STEPS = 10_000
 
 

@@ -30,17 +30,6 @@ from ._types import Input, Inputs, Params, State, Targets
 from ._validate import check_cost_args, check_params, check_trajectory_args
 from .models._base import Model
 
-__all__ = [
-    "Jacobians",
-    "Sensitivities",
-    "step_jacobians",
-    "jacobians",
-    "forward_sensitivities",
-    "forward_gradient",
-    "reverse_gradient",
-    "directional_sensitivity",
-]
-
 
 class Jacobians(NamedTuple):
     """Jacobians of f and g with respect to the state and the flat parameters.

@@ -14,8 +14,6 @@ from ._types import Inputs, Outputs, Params, State, States, Targets
 from ._validate import check_cost_args, check_trajectory_args
 from .models._base import Model
 
-__all__ = ["Trajectory", "simulate", "cost"]
-
 
 class Trajectory(NamedTuple):
     r"""A simulated trajectory of x_{t+1} = f(x_t, u_t), ŷ_t = g(x_t, u_t).
