@@ -45,6 +45,33 @@ class Model(Protocol):
         ...
 
 
+@runtime_checkable
+class Preparable(Protocol):
+    """A model that can hoist per-step work out of the time loop (oRNN's expm).
+
+    ``prepare(params)`` returns an equivalent ``(model, params)`` pair that is
+    cheaper to step: simulate with it, differentiate through it.
+    """
+
+    def prepare(self, params: Params) -> tuple[Any, Params]:
+        """Return the ``(model, params)`` to step with."""
+        ...
+
+
+@runtime_checkable
+class Stabilizable(Protocol):
+    """A model with a projection onto its stable set (Miller & Hardt's sLSTM)."""
+
+    def stabilize(self, params: Params, *, mode: str = "clip") -> Params:
+        """Project ``params`` back onto the stable set after an optimiser step."""
+        ...
+
+
+def prepared(model: Any, params: Params) -> tuple[Any, Params]:
+    """The ``(model, params)`` to step with: `Preparable.prepare` where there is one."""
+    return model.prepare(params) if isinstance(model, Preparable) else (model, params)
+
+
 def float_dtype(dtype: Any = None) -> Any:
     """Resolve ``None`` to JAX's default float dtype (float64 under x64)."""
     return jnp.result_type(float) if dtype is None else jnp.dtype(dtype)

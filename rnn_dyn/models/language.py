@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._types import Input, Key, Output, State
-from ._base import Model, float_dtype, uniform
+from ._base import Model, Preparable, float_dtype, uniform
 
 
 class LanguageModelParams(NamedTuple):
@@ -127,10 +127,9 @@ class LanguageModel:
         self, params: LanguageModelParams
     ) -> tuple[LanguageModel, LanguageModelParams]:
         """Hoist the core's per-step work out of the time loop (oRNN's expm)."""
-        prepare = getattr(self.core, "prepare", None)
-        if prepare is None:
+        if not isinstance(self.core, Preparable):
             return self, params
-        core, core_params = prepare(params.core)
+        core, core_params = self.core.prepare(params.core)
         return dataclasses.replace(self, core=core), params._replace(core=core_params)
 
     def hidden_states(

@@ -27,12 +27,13 @@ from jaxtyping import Array
 
 from .. import tasks as tasks_module
 from .._optim import optimizer
+from ..models._base import prepared
 from ..orbit import lm_orbits, orbit_outputs, projections
 from . import _lm
 from ._config import TrainConfig
 from ._data import LMData, make_data, make_model
 from ._run import Run
-from ._step import make_evaluate, make_train_step, param_dtype, prepared
+from ._step import make_evaluate, make_train_step, param_dtype
 
 
 class TrainState(NamedTuple):

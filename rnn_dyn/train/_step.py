@@ -21,7 +21,7 @@ from .. import tasks as tasks_module
 from .._losses import resolve_loss
 from .._optim import optimizer, set_lr, update
 from .._simulate import _cost, _rollout
-from ..models._base import Model
+from ..models._base import Model, Stabilizable, prepared
 from ..tasks.wikitext import streams, windows
 from . import _lm
 from ._config import TrainConfig
@@ -127,15 +127,9 @@ def _evaluate(statics, model, params, x0, us, ys):
     return jnp.mean(loss), jnp.mean(correct)
 
 
-def prepared(model: Model, params: Any) -> tuple[Model, Any]:
-    """The model to step with: ``model.prepare`` hoists per-step work (oRNN's expm)."""
-    prepare = getattr(model, "prepare", None)
-    return prepare(params) if prepare is not None else (model, params)
-
-
 def stabilizer(model: Model, mode: str) -> str | None:
     """The projection mode to apply after each step: None for a model without one."""
-    return mode if hasattr(model, "stabilize") else None
+    return mode if isinstance(model, Stabilizable) else None
 
 
 def param_dtype(model: Any) -> Any:
