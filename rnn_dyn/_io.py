@@ -13,19 +13,30 @@ from typing import IO, Any
 import numpy as np
 
 
+def _file_mode() -> int:
+    """The mode a new file gets from the process's umask (``0o666 & ~umask``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place on success.
 
     The temporary file lives in the same directory, so the final
-    `os.replace` is atomic; on any exception it is removed and ``path`` is
-    left untouched.
+    `os.replace` is atomic; it is flushed to disk first, and given the mode
+    the umask allows (`tempfile.mkstemp` alone makes it private). On any
+    exception it is removed and ``path`` is left untouched.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -49,10 +60,54 @@ def save_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
     )
 
 
+def _json_ready(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by None.
+
+    Strict JSON has no NaN or Infinity; rnn_dyn writes them as ``null`` (the
+    count of non-finite values is reported beside them where it matters).
+    """
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def to_json(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON of ``obj`` (non-finite floats as ``null``, see `_json_ready`)."""
+    return json.dumps(_json_ready(obj), allow_nan=False, **kwargs)
+
+
 def save_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Save ``obj`` as indented JSON atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    """Save ``obj`` as indented, strict JSON atomically (see `_json_ready`)."""
+    text = to_json(obj, indent=2, sort_keys=True) + "\n"
     return atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def check_out_dir(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` is, or can be made, a writable directory; create nothing.
+
+    Raises:
+        ValueError: If it is a file, or it (or the nearest existing parent
+            when it does not exist yet) is not a writable directory.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ValueError(
+            f"cannot write to output directory {str(path)!r}: "
+            f"{str(existing)!r} is a file, not a directory"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"cannot write to output directory {str(path)!r}: "
+            f"{str(existing)!r} is not writable"
+        )
+    return path
 
 
 def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
@@ -61,7 +116,7 @@ def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
     Raises:
         ValueError: If the directory cannot be created or written to.
     """
-    path = Path(path)
+    path = check_out_dir(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

@@ -538,9 +538,9 @@ def entropy(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """Train on a task; write the run directory."""
     if not args.resume:
-        from rnn_dyn._io import prepare_out_dir
+        from rnn_dyn._io import check_out_dir
 
-        prepare_out_dir(args.out)
+        check_out_dir(args.out)  # fit creates it, once the flags are checked
     setup_jax(args)
     config = train_config(args)
     from rnn_dyn.train import fit, lm_splits
@@ -637,7 +637,7 @@ def orbit(args: argparse.Namespace) -> int:
             ylabel=f"output {args.output}",
             title=f"{name}: constant input {label}",
         )
-    out = Path(args.out) if args.out else Path(args.run) / f"orbit_{args.type}.png"
+    out = _figure_path(args, f"orbit_{args.type}.png")
     plotting.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
@@ -652,7 +652,20 @@ def history(args: argparse.Namespace) -> int:
     if not rows:
         raise UsageError(f"{Path(args.run) / 'history.csv'} has no epochs yet")
     fig = plotting.training_curves(rows, title=Path(args.run).name)
-    out = Path(args.out) if args.out else Path(args.run) / "history.png"
+    out = _figure_path(args, "history.png")
     plotting.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
+
+
+def _figure_path(args: argparse.Namespace, default: str) -> Path:
+    """``--out``, or RUN/default when no live process holds the run's lock."""
+    from rnn_dyn.train import Run
+
+    if args.out:
+        return Path(args.out)
+    try:
+        Run(args.run).check_unlocked()
+    except ValueError as err:
+        raise UsageError(f"{err} (or pass --out FILE to draw elsewhere)") from None
+    return Path(args.run) / default

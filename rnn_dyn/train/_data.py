@@ -78,7 +78,8 @@ def make_model(config: TrainConfig, data: Any) -> Any:
     from ..examples import cell
 
     if isinstance(data, LMData):
-        core = cell(config.model, config.embed or config.hidden, config.hidden,
-                    readout=None)  # fmt: skip
+        core = cell(
+            config.model, config.embed or config.hidden, config.hidden, readout=None
+        )
         return models.language_model(core, data.corpus.vocab_size, tied=config.tied)
     return cell(config.model, data.input_size, config.hidden, readout=data.output_size)

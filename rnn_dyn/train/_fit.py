@@ -207,38 +207,46 @@ def fit(
     orbits, orbit_meta = _orbit_recorder(config, model, data)
     state, history = init_state(config, model), []
     run = Run(out) if out is not None else None
-    if run is not None and resume:
-        state, history = run.resume(config, state)
-    elif run is not None:
-        run.create(config)
+    with contextlib.ExitStack() as stack:
+        if run is not None:
+            stack.enter_context(run.lock())  # held until fit returns or fails
+            if resume:
+                state, history = run.resume(config, state)
+            else:
+                run.create(config)
+        bar = _progress(config.epochs, state.epoch, progress)
+        if bar is not None:
+            stack.callback(bar.close)
+            if config.task == "lm":  # windows move the bar
+                stack.enter_context(_lm.window_progress(bar.update))
 
-    def record(state: TrainState) -> None:
-        if run is not None and config.orbit_every:
-            seeds = range(n_seeds)
-            outputs = [orbits(jax.tree_util.tree_map(lambda a, i=i: a[i], state.params))
-                       for i in seeds]  # fmt: skip
-            run.record(config, state.epoch, state.params, outputs, orbit_meta)
+        def record(state: TrainState) -> None:
+            if run is not None and config.orbit_every:
+                outputs = [
+                    orbits(jax.tree_util.tree_map(lambda a, i=i: a[i], state.params))
+                    for i in range(n_seeds)
+                ]
+                run.record(config, state.epoch, state.params, outputs, orbit_meta)
 
-    def epoch_metrics(params, x0, metrics):
-        if "accuracy" not in metrics:  # the whole training set after the epoch
-            metrics = metrics | {"accuracy": evaluate(params, x0, "train")[1]}
-        return metrics, evaluate(params, x0, "val")
+        def epoch_metrics(params, x0, metrics):
+            if "accuracy" not in metrics:  # the whole training set after the epoch
+                metrics = metrics | {"accuracy": evaluate(params, x0, "train")[1]}
+            return metrics, evaluate(params, x0, "val")
 
-    metrics_fn = _over_seeds(epoch_metrics, n_seeds)
-    if state.epoch == 0:
-        record(state)
-    bar = _progress(config.epochs, state.epoch, progress)
-    stack = contextlib.ExitStack()
-    if bar is not None and config.task == "lm":  # windows move the bar
-        stack.enter_context(_lm.window_progress(bar.update))
-    try:
+        metrics_fn = _over_seeds(epoch_metrics, n_seeds)
+        if state.epoch == 0:
+            record(state)
         while state.epoch < config.epochs:
             lr = _learning_rates(config, state)
             if config.schedule == "plateau" and np.all(lr < config.min_lr):
                 break
             start = time.perf_counter()
-            keys = jnp.stack([jax.random.fold_in(jax.random.key(s), state.epoch + 1)
-                              for s in config.seeds])  # fmt: skip
+            keys = jnp.stack(
+                [
+                    jax.random.fold_in(jax.random.key(s), state.epoch + 1)
+                    for s in config.seeds
+                ]
+            )
             lr_array = jnp.asarray(lr, param_dtype(model))
             params, x0, opt_state, metrics = step(
                 state.params, state.x0, state.opt_state, lr_array, keys
@@ -248,20 +256,15 @@ def fit(
             state = TrainState(params, x0, opt_state, plateau, state.epoch + 1)
             jax.block_until_ready((state, metrics, val_loss, val_acc))
             seconds = time.perf_counter() - start  # of computing, not dispatch
-            accuracy = lambda a, i: float(a[i]) if classification else math.nan
-            rows = [
-                {
-                    "epoch": state.epoch,
-                    "seed": seed,
-                    "train_loss": float(metrics["loss"][i]),
-                    "train_acc": accuracy(metrics["accuracy"], i),
-                    "val_loss": float(val_loss[i]),
-                    "val_acc": accuracy(val_acc, i),
-                    "lr": float(lr[i]),
-                    "seconds": seconds,
-                }
-                for i, seed in enumerate(config.seeds)
-            ]
+            values = {
+                "train_loss": metrics["loss"],
+                "val_loss": val_loss,
+                "lr": lr,
+                "seconds": np.full(n_seeds, seconds),
+            }
+            if classification:
+                values |= {"train_acc": metrics["accuracy"], "val_acc": val_acc}
+            rows = _history_rows(config, state.epoch, values)
             history.extend(rows)
             if config.orbit_every and state.epoch % config.orbit_every == 0:
                 record(state)
@@ -272,10 +275,6 @@ def fit(
                 bar.set_postfix(loss=f"{rows[0]['train_loss']:.4g}")
             if on_epoch is not None:
                 on_epoch(rows[0])
-    finally:
-        stack.close()
-        if bar is not None:
-            bar.close()
     test: tuple[dict[str, float], ...] = ()
     if isinstance(data, LMData):
         test_fn = _over_seeds(lambda p, x0: evaluate(p, x0, "test"), n_seeds)
@@ -283,6 +282,17 @@ def fit(
         test = tuple({"test_loss": float(loss[i]), "test_acc": float(acc[i])}
                      for i in range(n_seeds))  # fmt: skip
     return FitResult(state, history, model, data, test)
+
+
+def _history_rows(
+    config: TrainConfig, epoch: int, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One history row per seed (accuracies NaN where there are none)."""
+    return [
+        {"epoch": epoch, "seed": seed, "train_acc": math.nan, "val_acc": math.nan}
+        | {name: float(v[i]) for name, v in values.items()}
+        for i, seed in enumerate(config.seeds)
+    ]
 
 
 def _update_plateau(config: TrainConfig, plateau: Any, val_loss: Array) -> Any:

@@ -11,14 +11,22 @@ each recorded epoch, with a leading seed axis). With several seeds,
 
 Every file is written atomically, and the state last: a run killed at any
 point resumes from the last finished epoch and redoes the next one exactly.
+A process that writes a run holds its lock file, ``.lock`` (`Run.lock`), for
+the run's whole life; a second writer is refused, and the lock of a process
+that died is taken over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
+import os
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +100,67 @@ class Run:
     def holds_run(self) -> bool:
         """Whether at least one epoch finished here (``state.msgpack`` exists)."""
         return (self.path / "state.msgpack").exists()
+
+    # The lock -----------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file, ``.lock``: who writes this run."""
+        return self.path / ".lock"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's lock while the block runs (creates the directory).
+
+        Raises:
+            ValueError: If another live process holds it.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+        for _ in range(3):
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                self.check_unlocked()
+                self.lock_path.unlink(missing_ok=True)  # its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(me)
+            break
+        else:
+            raise ValueError(f"cannot take the lock {self.lock_path}")
+        try:
+            yield
+        finally:
+            self.lock_path.unlink(missing_ok=True)
+
+    def check_unlocked(self) -> None:
+        """Raise ValueError if a live process holds this run's lock.
+
+        A lock left by a process that no longer runs (on this host) is stale
+        and does not count; one from another host, or one being written
+        right now, counts as held.
+        """
+        try:
+            text = self.lock_path.read_text()
+            age = time.time() - self.lock_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        try:
+            owner = json.loads(text)
+            pid, host = int(owner["pid"]), str(owner["host"])
+        except (ValueError, KeyError, TypeError):
+            if age < 5:  # another process is writing it now
+                raise ValueError(
+                    f"{self.path} is being locked by another process; try again"
+                ) from None
+            return  # an empty or broken lock: its writer died
+        if host == socket.gethostname() and not _alive(pid):
+            return
+        raise ValueError(
+            f"{self.path} is in use by process {pid} on {host} (lock file "
+            f"{self.lock_path}); wait for it to finish, or choose another --out"
+        )
 
     # Reading ------------------------------------------------------------
 
@@ -171,7 +240,7 @@ class Run:
     # Writing ------------------------------------------------------------
 
     def create(self, config: TrainConfig) -> None:
-        """Start a new run here: write ``config.json``.
+        """Start a new run here: write ``config.json`` (under `lock`).
 
         Raises:
             ValueError: If the directory already holds a run.
@@ -275,3 +344,14 @@ class Run:
             for target in self._seed_dirs(config, i):
                 target.mkdir(exist_ok=True)
                 append_orbit(target / "orbit.npz", record, epoch, **meta)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True

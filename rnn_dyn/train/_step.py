@@ -168,8 +168,9 @@ def make_train_step(config: TrainConfig, model: Any, data: Any) -> TrainStep:
             config.clip, config.dropout, stabilizer(model.core, config.stabilize)
         )
         try:
-            inputs, targets = windows(streams(data.train, config.batch_size),
-                                      config.bptt)  # fmt: skip
+            inputs, targets = windows(
+                streams(data.train, config.batch_size), config.bptt
+            )
         except ValueError as err:
             raise ValueError(f"lm data: {err}") from None
         return TrainStep(ft.partial(_lm.lm_epoch, statics, model), inputs, targets)
