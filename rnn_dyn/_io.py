@@ -12,6 +12,33 @@ from typing import IO, Any
 
 import numpy as np
 
+# Paths this process is writing right now (temporary files, staging
+# directories, lock files), removed by `remove_pending` when Ctrl-C ends the
+# process at once (`rnn_dyn.cli`), so an interrupt leaves nothing behind.
+_PENDING: set[Path] = set()
+
+
+@contextlib.contextmanager
+def pending(path: Path) -> Iterator[Path]:
+    """Mark ``path`` as in progress while the block runs."""
+    _PENDING.add(path)
+    try:
+        yield path
+    finally:
+        _PENDING.discard(path)
+
+
+def remove_pending() -> None:
+    """Remove every path in progress (files and directories)."""
+    import shutil
+
+    for path in list(_PENDING):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
 
 def _file_mode() -> int:
     """The mode a new file gets from the process's umask (``0o666 & ~umask``)."""
@@ -33,11 +60,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
+        with pending(Path(tmp)):
+            yield Path(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, _file_mode())
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -322,7 +322,16 @@ def lyapunov_convergence(
     for i in range(history.shape[1]):
         ax.plot(steps, history[:, i], lw=1, label=rf"$\lambda_{{{i + 1}}}$")
     ax.axhline(0, c="k", lw=0.5)
-    ax.set_xscale("log")
+    if np.isfinite(history).any():
+        ax.set_xscale("log")
+    else:  # a diverged orbit: say so rather than fail on an empty log axis
+        ax.text(
+            0.5,
+            0.5,
+            "no finite estimate (the orbit diverged)",
+            transform=ax.transAxes,
+            ha="center",
+        )
     ax.set_xlabel("steps averaged")
     ax.set_ylabel("exponent (nats / step)")
     ax.legend(fontsize=8, ncol=max(1, history.shape[1] // 8))

@@ -205,14 +205,18 @@ class Growth(NamedTuple):
     """How a measured curve grows with N.
 
     Attributes:
-        kind: ``"bounded"``, ``"polynomial"`` or ``"exponential"``.
+        kind: ``"bounded"``, ``"polynomial"``, ``"exponential"``, or
+            ``"undetermined"`` when the data cannot say (NaN in the curve, or
+            fewer than three finite positive values).
         degree: Fitted exponent d of c·N^d (polynomial), else None.
         rate: Fitted r of c·e^{rN} in nats per step (exponential), else None.
+        nonfinite: How many values were NaN or infinite.
     """
 
     kind: str
     degree: float | None
     rate: float | None
+    nonfinite: int = 0
 
 
 def classify_growth(
@@ -230,8 +234,11 @@ def classify_growth(
     log N (polynomial, degree d), and the better fit wins, except that a
     fitted degree above ``max_degree`` counts as exponential: over a decade or
     two of N both fits can look alike, and Theorem 1's polynomial regime has
-    degree at most 3 (L'_V ~ N³). A curve that overflows to inf or NaN at the
-    end is exponential (its rate is fitted on the finite part).
+    degree at most 3 (L'_V ~ N³). A curve that overflows to +inf at the end,
+    after at least three finite values, is exponential (its rate is fitted on
+    the finite part). A NaN anywhere, or fewer than three finite positive
+    values, gives ``"undetermined"``: no kind is read from data that is not
+    there.
 
     Args:
         n: Sequence lengths, increasing, shape `(k,)`, k ≥ 3.
@@ -252,18 +259,19 @@ def classify_growth(
         raise ValueError(
             "classify_growth needs at least 3 increasing N and matching values"
         )
+    nonfinite = int(np.sum(~np.isfinite(values)))
     finite = np.isfinite(values) & (values > 0)
-    overflow = not finite[-1]
+    overflow = values[-1] == np.inf
+    if np.isnan(values).any() or finite.sum() < 3:
+        return Growth("undetermined", None, None, nonfinite)
     n, values = n[finite], values[finite]
-    if n.size < 2:
-        return Growth("exponential", None, None)
     log_v = np.log(values)
     half = n >= n[-1] / 2
     if not overflow and half.sum() >= 2:
         doublings = np.log2(n[half][-1] / n[half][0])
         growth = (values[half][-1] / values[half][0]) ** (1 / max(doublings, 1e-12)) - 1
         if growth < bounded_tol:
-            return Growth("bounded", None, None)
+            return Growth("bounded", None, None, nonfinite)
 
     def fit(x: np.ndarray) -> tuple[float, float]:
         slope, intercept = np.polyfit(x, log_v, 1)
@@ -272,8 +280,8 @@ def classify_growth(
     rate, res_exp = fit(n)
     degree, res_poly = fit(np.log(n))
     if overflow or res_exp < res_poly or degree > max_degree:
-        return Growth("exponential", None, rate)
-    return Growth("polynomial", degree, None)
+        return Growth("exponential", None, rate, nonfinite)
+    return Growth("polynomial", degree, None, nonfinite)
 
 
 class SmoothnessReport(NamedTuple):

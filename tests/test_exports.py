@@ -73,16 +73,11 @@ def test_a_public_name_left_out_of_the_list_is_an_internal_helper():
             and not node.name.startswith("_")
         }
         for name in sorted(defined - set(names)):
-            users = [
-                p
-                for p, text in sources.items()
-                if p != path
-                and re.search(
-                    rf"\b{module_name[1:]} import[^\n]*\b{name}\b"
-                    rf"|\b{module_name[2:]}\.{name}\b",
-                    text,
-                )
-            ]
+            stem = module_name[1:]
+            use = re.compile(
+                rf"\b{stem} import (\([^)]*|[^\n]*)\b{name}\b|\b{stem[1:]}\.{name}\b"
+            )
+            users = [p for p, text in sources.items() if p != path and use.search(text)]
             assert users, f"{module_name}.{name} is neither exported nor used"
 
 

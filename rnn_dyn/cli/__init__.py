@@ -8,7 +8,8 @@
 - `_main`: dispatch and exit codes (bad input: one line, exit 2; Ctrl-C: 130).
 """
 
+from ._main import entry as entry
 from ._main import main as main
 from ._parser import build_parser as build_parser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main"]

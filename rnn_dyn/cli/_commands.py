@@ -299,8 +299,15 @@ def smoothness(args: argparse.Namespace) -> int:
     return report.finish(
         summary,
         f"{system}: max ‖A_t‖ {r.L_f_state:.3g} ({r.regime}); "
-        f"L_V {r.growth_L_V.kind}, L'_V {r.growth_L_V_grad.kind}",
+        f"L_V {_growth(r.growth_L_V)}, L'_V {_growth(r.growth_L_V_grad)}",
     )
+
+
+def _growth(growth: Any) -> str:
+    """A growth verdict, with the count of non-finite values it saw."""
+    if not growth.nonfinite:
+        return growth.kind
+    return f"{growth.kind} ({growth.nonfinite} non-finite values)"
 
 
 def lyapunov(args: argparse.Namespace) -> int:
@@ -566,10 +573,10 @@ def train(args: argparse.Namespace) -> int:
         "out": str(args.out),
     }
     f = finals[0] if finals else {}
-    acc = f" val acc {f['val_acc']:.3f}," if f.get("val_acc") is not None else ""
+    nan = float("nan")
+    acc = "" if math.isnan(f.get("val_acc", nan)) else f" val acc {f['val_acc']:.3f},"
     if "test_ppl" in f:
         acc += f" perplexity val {f['val_ppl']:.1f} test {f['test_ppl']:.1f},"
-    nan = float("nan")
     emit(
         args,
         summary,
@@ -581,17 +588,27 @@ def train(args: argparse.Namespace) -> int:
 
 
 def _final_rows(result: Any) -> list[dict[str, Any]]:
-    """Each seed's last history row (NaN accuracies as None), with test scores."""
+    """Each seed's last history row, with test scores and perplexities.
+
+    NaN stays NaN here (a diverged run is a result); the JSON writer turns it
+    into null.
+    """
     last = [row for row in result.history if row["epoch"] == result.state.epoch]
     keys = ("train_loss", "val_loss", "train_acc", "val_acc")
-    clean = lambda v: None if v != v else v
-    finals = [{k: clean(row[k]) for k in keys} | {"seed": row["seed"]} for row in last]
+    finals = [{k: row[k] for k in keys} | {"seed": row["seed"]} for row in last]
     for row, test in zip(finals, result.test, strict=False):
         row |= test
         row |= {
-            f"{k}_ppl": math.exp(row[f"{k}_loss"]) for k in ("train", "val", "test")
+            f"{k}_ppl": _perplexity(row[f"{k}_loss"]) for k in ("train", "val", "test")
         }
     return finals
+
+
+def _perplexity(loss: float) -> float:
+    """exp(loss): inf past float64's range, NaN for NaN."""
+    if math.isnan(loss) or loss > 709:
+        return loss if math.isnan(loss) else math.inf
+    return math.exp(loss)
 
 
 def orbit(args: argparse.Namespace) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,3 +46,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rnn-dyn {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def entry() -> None:
+    """The ``rnn-dyn`` program: `main`, with Ctrl-C acted on at once.
+
+    Python runs a signal handler only between bytecodes, and a long XLA call
+    is one call: the interrupt would wait for it, and an exit with XLA's
+    threads still running can crash in teardown. Here the C-level handler
+    wakes a watcher thread instead (`signal.set_wakeup_fd`), which removes
+    the files in progress, says "interrupted" and ends the process with exit
+    code 130. Every output already written stays whole (atomic writes), and
+    a training run resumes from its last finished epoch.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    signal.signal(signal.SIGINT, lambda *_: None)  # the watcher acts
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+
+    def watch() -> None:
+        while os.read(read_fd, 1) != bytes([signal.SIGINT]):
+            pass
+        from .._io import remove_pending
+
+        remove_pending()
+        print(f"rnn-dyn {command}: interrupted", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(130)
+
+    threading.Thread(target=watch, daemon=True).start()
+    raise SystemExit(main())

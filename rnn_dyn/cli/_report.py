@@ -19,7 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._io import check_out_dir, prepare_out_dir, save_json, save_npz, to_json
+from .._io import (
+    check_out_dir,
+    pending,
+    prepare_out_dir,
+    save_json,
+    save_npz,
+    to_json,
+)
 
 
 class Report:
@@ -55,28 +62,33 @@ class Report:
 
     def finish(self, summary: dict[str, Any], line: str) -> int:
         """Write the set (the summary, ``NAME.json``, last), print, return 0."""
-        from .. import plotting
-
         out = prepare_out_dir(self.out)
         staging = Path(tempfile.mkdtemp(prefix=".rnn_dyn-staging-", dir=out))
         try:
-            names = []
-            for filename, arrays in self._arrays.items():
-                names.append(save_npz(staging / filename, **arrays).name)
-            for filename, draw in self._figures.items():
-                drawn = draw()
-                if drawn is not None:
-                    figure = getattr(drawn, "figure", drawn)
-                    names.append(plotting.save_figure(figure, staging / filename).name)
-            names.append(f"{self.name}.json")
-            summary["files"] = [str(out / n) for n in names]
-            save_json(staging / names[-1], summary)
-            for n in names:  # the summary last
-                os.replace(staging / n, out / n)
+            with pending(staging):
+                names = self._write(staging, summary)
+                summary["files"] = [str(out / n) for n in names]
+                save_json(staging / names[-1], summary)
+                for n in names:  # the summary last
+                    os.replace(staging / n, out / n)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         emit(self.args, summary, f"{line}; wrote {out}")
         return 0
+
+    def _write(self, staging: Path, summary: dict[str, Any]) -> list[str]:
+        """Write arrays and figures into ``staging``; return the names of the set."""
+        from .. import plotting
+
+        names = []
+        for filename, arrays in self._arrays.items():
+            names.append(save_npz(staging / filename, **arrays).name)
+        for filename, draw in self._figures.items():
+            drawn = draw()
+            if drawn is not None:
+                figure = getattr(drawn, "figure", drawn)
+                names.append(plotting.save_figure(figure, staging / filename).name)
+        return [*names, f"{self.name}.json"]
 
 
 def emit(args: argparse.Namespace, summary: dict[str, Any], line: str) -> None:

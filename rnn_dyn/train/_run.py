@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from .._io import atomic_write, load_params, save_json, save_params
+from .._io import atomic_write, load_params, pending, save_json, save_params
 from ..models._base import param_shapes
 from ..orbit import OrbitRecord, append_orbit, read_orbit
 from ._config import TrainConfig
@@ -130,7 +130,8 @@ class Run:
         else:
             raise ValueError(f"cannot take the lock {self.lock_path}")
         try:
-            yield
+            with pending(self.lock_path):  # removed on Ctrl-C too
+                yield
         finally:
             self.lock_path.unlink(missing_ok=True)
 
@@ -290,10 +291,16 @@ class Run:
         # The history is written before the state: a run killed in between has
         # the rows of one epoch more, which is redone.
         history = [row for row in history if row["epoch"] <= state.epoch]
-        if len(history) != state.epoch * len(config.seeds):
+        expected = [(e, s) for e in range(1, state.epoch + 1) for s in config.seeds]
+        if [(row["epoch"], row["seed"]) for row in history] != expected:
             raise ValueError(
-                f"cannot resume: {self.path}/history.csv has {len(history)} rows "
-                f"for {state.epoch} epochs"
+                f"cannot resume: {self.path}/history.csv does not hold one row per "
+                f"epoch 1..{state.epoch} and seed {list(config.seeds)}, in order"
+            )
+        if config.epochs < state.epoch:
+            raise ValueError(
+                f"cannot resume: {self.path} has done {state.epoch} epochs; "
+                f"--epochs must be at least that, got {config.epochs}"
             )
         save_json(self.path / "config.json", config.to_json())  # epochs may grow
         return state, history
