@@ -32,11 +32,14 @@ class Corpus(NamedTuple):
         words: The vocabulary; token ``i`` is ``words[i]``.
         splits: Token ids of each split present, ``{name: int32 array}``.
         path: The directory read.
+        digest: SHA-256 of the split files read (names and contents): a run
+            trained on the corpus records it, and resumes only on the same text.
     """
 
     words: tuple[str, ...]
     splits: dict[str, np.ndarray]
     path: Path
+    digest: str = ""
 
     @property
     def vocab_size(self) -> int:
@@ -68,7 +71,8 @@ def read_corpus(
         path: Directory holding ``{split}.txt`` files.
         splits: The splits required; each must exist. (Keyword only.)
         cache: Reuse, or write, the encoded arrays in ``path/.rnn_dyn_corpus.npz``
-            (keyed by the files' sizes and modification times). (Keyword only.)
+            (keyed by the files' contents, `Corpus.digest`; an unreadable
+            cache is ignored and rewritten). (Keyword only.)
 
     Returns:
         A `Corpus` whose vocabulary covers ``splits``.
@@ -90,13 +94,16 @@ def read_corpus(
             f"corpus {str(path)!r} has no {', '.join(missing)} "
             "(use --train-split valid to train on valid.txt and test on test.txt)"
         )
-    key = _cache_key(files)
+    key = _digest(files)
     cached = path / CACHE_NAME
     if cache and cached.is_file():
-        with np.load(cached) as data:
-            if str(data["key"]) == key:
-                words = tuple(str(w) for w in data["words"])
-                return Corpus(words, {s: data[s] for s in splits}, path)
+        try:
+            with np.load(cached) as data:
+                if str(data["key"]) == key:
+                    words = tuple(str(w) for w in data["words"])
+                    return Corpus(words, {s: data[s] for s in splits}, path, key)
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # a broken cache: encode again and rewrite it
     vocab: dict[str, int] = {}
     encoded = {}
     for split, file in zip(splits, files, strict=True):
@@ -108,7 +115,7 @@ def read_corpus(
         encoded[split] = np.fromiter(
             (vocab.setdefault(w, len(vocab)) for w in tokens), np.int32, len(tokens)
         )
-    corpus = Corpus(tuple(vocab), encoded, path)
+    corpus = Corpus(tuple(vocab), encoded, path, key)
     if cache:
         from .._io import save_npz
 
@@ -116,9 +123,12 @@ def read_corpus(
     return corpus
 
 
-def _cache_key(files: list[Path]) -> str:
-    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    return hashlib.sha256(repr(stats).encode()).hexdigest()
+def _digest(files: list[Path]) -> str:
+    """SHA-256 of the files' names and contents, in order."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def streams(tokens: np.ndarray, batch: int) -> np.ndarray:

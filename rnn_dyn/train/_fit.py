@@ -210,10 +210,11 @@ def fit(
     with contextlib.ExitStack() as stack:
         if run is not None:
             stack.enter_context(run.lock())  # held until fit returns or fails
+            digest = data.corpus.digest if isinstance(data, LMData) else ""
             if resume:
-                state, history = run.resume(config, state)
+                state, history = run.resume(config, state, digest)
             else:
-                run.create(config)
+                run.create(config, digest)
         bar = _progress(config.epochs, state.epoch, progress)
         if bar is not None:
             stack.callback(bar.close)

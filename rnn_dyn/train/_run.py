@@ -240,8 +240,13 @@ class Run:
 
     # Writing ------------------------------------------------------------
 
-    def create(self, config: TrainConfig) -> None:
+    def create(self, config: TrainConfig, corpus_digest: str = "") -> None:
         """Start a new run here: write ``config.json`` (under `lock`).
+
+        Args:
+            config: The run's config.
+            corpus_digest: A language model's `Corpus.digest`, kept in
+                ``corpus.sha256`` so that `resume` can check the text.
 
         Raises:
             ValueError: If the directory already holds a run.
@@ -252,14 +257,23 @@ class Run:
                 "or choose another --out"
             )
         self.path.mkdir(parents=True, exist_ok=True)
+        if corpus_digest:
+            digest = corpus_digest + "\n"
+            atomic_write(
+                self.path / "corpus.sha256", lambda fh: fh.write(digest.encode())
+            )
         save_json(self.path / "config.json", config.to_json())
 
-    def resume(self, config: TrainConfig, template: Any) -> tuple[Any, list[dict]]:
+    def resume(
+        self, config: TrainConfig, template: Any, corpus_digest: str = ""
+    ) -> tuple[Any, list[dict]]:
         """Load the state and history to continue ``config`` from.
 
         Args:
             config: The run's config; only ``epochs`` may differ from the saved one.
             template: A state of the right structure (`init_state`'s).
+            corpus_digest: The language model's `Corpus.digest` now; it must
+                equal the one the run started with.
 
         Returns:
             ``(state, history)`` at the last finished epoch.
@@ -288,6 +302,17 @@ class Run:
                 "run (only epochs may change)"
             )
         state = state._replace(epoch=int(state.epoch))
+        if corpus_digest:
+            try:
+                started = (self.path / "corpus.sha256").read_text().strip()
+            except FileNotFoundError:  # a run from before digests: cannot check
+                started = corpus_digest
+            if started != corpus_digest:
+                raise ValueError(
+                    f"cannot resume: the corpus in {config.data} is not the text "
+                    f"the run started on (sha256 {started[:12]} then, "
+                    f"{corpus_digest[:12]} now)"
+                )
         # The history is written before the state: a run killed in between has
         # the rows of one epoch more, which is redone.
         history = [row for row in history if row["epoch"] <= state.epoch]
