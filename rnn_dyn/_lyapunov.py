@@ -29,7 +29,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._types import Input, Params
-from ._validate import check_attractor_args, check_lyapunov_args
+from ._validate import check_attractor_args, check_lyapunov_args, promote
 from .models._base import Model
 
 FLOAT32_WARN_STEPS = 10_000
@@ -61,9 +61,11 @@ class LyapunovSpectrum(NamedTuple):
 
 
 def _start(
-    model: Model, x0: Any, us: Any, n_steps: int, burn_in: int
-) -> tuple[Array, Array, bool]:
-    """Return the batch of initial states, the inputs, and whether x0 is a batch.
+    model: Model, params: Any, x0: Any, us: Any, n_steps: int, burn_in: int
+) -> tuple[Any, Array, Array, bool]:
+    """Return params, the batch of x0, the inputs, and whether x0 is a batch.
+
+    All in one float dtype (`rnn_dyn._validate.promote`).
 
     The inputs are ``us`` cut to burn_in + n_steps, or zeros without ``us``;
     the arguments must have passed `check_lyapunov_args`.
@@ -75,7 +77,8 @@ def _start(
         us = jnp.zeros((burn_in + n_steps, model.input_size), x0s.dtype)
     else:
         us = jnp.asarray(us)[: burn_in + n_steps]
-    return x0s, us, batched
+    params, x0s, us = promote(params, x0s, us)
+    return params, x0s, us, batched
 
 
 def _warn_float32(dtype: Any, n_steps: int) -> None:
@@ -168,7 +171,7 @@ def lyapunov_spectrum(
     n_steps = check_lyapunov_args(
         model, params, x0, us, n_steps=n_steps, burn_in=burn_in, k=k
     )
-    x0s, us, batched = _start(model, x0, us, n_steps, burn_in)
+    params, x0s, us, batched = _start(model, params, x0, us, n_steps, burn_in)
     _warn_float32(x0s.dtype, n_steps)
     result = _spectrum(model, params, x0s, us, burn_in, k, key, num_segments)
     return _unbatch(result, batched)
@@ -248,7 +251,7 @@ def largest_lyapunov_exponent(
     n_steps = check_lyapunov_args(
         model, params, x0, us, n_steps=n_steps, burn_in=burn_in, d0=d0
     )
-    x0s, us, batched = _start(model, x0, us, n_steps, burn_in)
+    params, x0s, us, batched = _start(model, params, x0, us, n_steps, burn_in)
     _warn_float32(x0s.dtype, n_steps)
     key = jax.random.key(0) if key is None else key
     dirs = jax.random.normal(key, x0s.shape, x0s.dtype)

@@ -27,7 +27,13 @@ from jaxtyping import Array, Float
 from ._losses import LossFn
 from ._simulate import Trajectory, _cost, _rollout, step_weights
 from ._types import Input, Inputs, Params, State, Targets
-from ._validate import check_cost_args, check_params, check_trajectory_args
+from ._validate import (
+    check_cost_args,
+    check_params,
+    check_trajectory_args,
+    like_params,
+    promote,
+)
 from .models._base import Model
 
 
@@ -85,6 +91,7 @@ def step_jacobians(model: Model, params: Params, x: State, u: Input) -> Jacobian
     Returns:
         `Jacobians` with A `(n, n)`, B `(n, P)`, C `(p, n)`, F `(p, P)`.
     """
+    params, x, u = promote(params, x, u)
     theta, _, f, g = _flat_maps(model, params)
     A, B = jax.jacfwd(f, argnums=(1, 0))(theta, x, u)
     C, F = jax.jacfwd(g, argnums=(1, 0))(theta, x, u)
@@ -105,7 +112,7 @@ def jacobians(model: Model, params: Params, x0: State, us: Inputs) -> Jacobians:
         evaluated at (x_t, u_t) for t = 0 ... N-1.
     """
     check_trajectory_args(model, params, x0, us)
-    return _jacobians(model, params, x0, us)
+    return _jacobians(model, *promote(params, x0, us))
 
 
 @ft.partial(jax.jit, static_argnums=0)
@@ -138,7 +145,7 @@ def forward_sensitivities(
         `Sensitivities` with D `(N, n, P)` and J `(N, p, P)`.
     """
     check_trajectory_args(model, params, x0, us)
-    return _forward_sensitivities(model, params, x0, us)
+    return _forward_sensitivities(model, *promote(params, x0, us))
 
 
 @ft.partial(jax.jit, static_argnums=0)
@@ -184,7 +191,10 @@ def forward_gradient(
     loss_fn = check_cost_args(
         model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
     )
-    return _forward_gradient(model, params, x0, us, ys, loss_fn, burn_in, last_only)
+    grad = _forward_gradient(
+        model, *promote(params, x0, us, ys), loss_fn, burn_in, last_only
+    )
+    return like_params(grad, params)
 
 
 @ft.partial(jax.jit, static_argnums=(0, 5, 6, 7))
@@ -244,7 +254,10 @@ def reverse_gradient(
     loss_fn = check_cost_args(
         model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
     )
-    return _reverse_gradient(model, params, x0, us, ys, loss_fn, burn_in, last_only)
+    grad = _reverse_gradient(
+        model, *promote(params, x0, us, ys), loss_fn, burn_in, last_only
+    )
+    return like_params(grad, params)
 
 
 _reverse_gradient = jax.jit(jax.grad(_cost, argnums=1), static_argnums=(0, 5, 6, 7))
@@ -271,7 +284,7 @@ def directional_sensitivity(
     """
     check_trajectory_args(model, params, x0, us)
     check_params(model, direction)
-    return _directional_sensitivity(model, params, x0, us, direction)
+    return _directional_sensitivity(model, *promote(params, x0, us, direction))
 
 
 @ft.partial(jax.jit, static_argnums=0)

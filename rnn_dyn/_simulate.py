@@ -11,7 +11,7 @@ from jaxtyping import Array, Float
 
 from ._losses import LossFn
 from ._types import Inputs, Outputs, Params, State, States, Targets
-from ._validate import check_cost_args, check_trajectory_args
+from ._validate import check_cost_args, check_trajectory_args, promote
 from .models._base import Model
 
 
@@ -67,7 +67,7 @@ def simulate(model: Model, params: Params, x0: State, us: Inputs) -> Trajectory:
         ValueError: If a shape of ``params``, ``x0`` or ``us`` does not fit ``model``.
     """
     check_trajectory_args(model, params, x0, us)
-    return _rollout(model, params, x0, us)
+    return _rollout(model, *promote(params, x0, us))
 
 
 def step_weights(
@@ -119,7 +119,7 @@ def cost(
     loss_fn = check_cost_args(
         model, params, x0, us, ys, loss=loss, burn_in=burn_in, last_only=last_only
     )
-    return _cost(model, params, x0, us, ys, loss_fn, burn_in, last_only)
+    return _cost(model, *promote(params, x0, us, ys), loss_fn, burn_in, last_only)
 
 
 @ft.partial(jax.jit, static_argnums=(0, 5, 6, 7))

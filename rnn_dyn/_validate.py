@@ -21,6 +21,34 @@ from ._types import Inputs, Params, State, Targets
 from .models._base import Model, param_shapes
 
 
+def promote(params: Params, *arrays: Any) -> tuple[Any, ...]:
+    """The one dtype rule: cast to the widest float dtype among the arguments.
+
+    ``params`` and every float array are cast to the widest float dtype among
+    them (so float32 parameters with a float64 ``x0`` compute in float64);
+    integer arrays (class labels) are left alone. Gradients are returned in
+    the dtype of ``params`` (as `jax.grad` does), everything else in the
+    common dtype.
+
+    Returns:
+        ``(params, *arrays)`` cast.
+    """
+    is_float = lambda a: jnp.issubdtype(jnp.result_type(a), jnp.floating)
+    leaves = [a for a in jax.tree_util.tree_leaves((params, arrays)) if is_float(a)]
+    if not leaves:
+        return (params, *arrays)
+    dtype = max((jnp.result_type(a) for a in leaves), key=lambda d: jnp.finfo(d).bits)
+    cast = lambda a: jnp.asarray(a, dtype) if is_float(a) else a
+    return tuple(jax.tree_util.tree_map(cast, (params, *arrays)))
+
+
+def like_params(grad: Params, params: Params) -> Params:
+    """``grad`` cast leaf by leaf to the dtypes of ``params``."""
+    return jax.tree_util.tree_map(
+        lambda g, p: g.astype(jnp.result_type(p)), grad, params
+    )
+
+
 def _shape(a: object) -> tuple[int, ...]:
     return tuple(np.shape(a))  # works on arrays, tracers and ShapeDtypeStructs
 

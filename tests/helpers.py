@@ -1,4 +1,8 @@
-"""Shared test helpers: model instances, tolerances, finite differences."""
+"""Shared test helpers: model instances, tolerances, finite differences, inputs.
+
+Each helper here is used by more than one test file; one file's own helpers
+stay in that file.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -101,3 +105,74 @@ def random_problem(model, key, n_steps, *, loss="mse", last_only=False):
 
 def chaotic(variant="authors"):
     return chaotic_lstm(variant)
+
+
+def np_rng(key):
+    """A NumPy generator seeded from a JAX key."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)))
+
+
+def sigmoid(a):
+    """The logistic function in NumPy."""
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def rotation(angle):
+    """The 2×2 rotation by ``angle``."""
+    c, s = np.cos(angle), np.sin(angle)
+    return jnp.array([[c, -s], [s, c]])
+
+
+def linear_params(a, b=None, c=None):
+    """`LinearParams` of x' = a x + b u, y = c x with no feedthrough.
+
+    By default no input (``b`` of shape (n, 0)) and one zero output row.
+    """
+    n = a.shape[0]
+    b = jnp.zeros((n, 0)) if b is None else b
+    c = jnp.zeros((1, n)) if c is None else c
+    return rd.models.LinearParams(a=a, b=b, c=c, d=jnp.zeros((c.shape[0], b.shape[1])))
+
+
+# A training run of a few seconds: short symbol sequences, a small LSTM.
+SMALL = dict(
+    task="symbols",
+    model="lstm",
+    hidden=8,
+    seq_len=12,
+    n_train=120,
+    n_val=60,
+    batch_size=20,
+    lr=0.02,
+)
+
+
+def small_config(**overrides):
+    """`TrainConfig` of `SMALL` with ``overrides``."""
+    from rnn_dyn.train import TrainConfig
+
+    return TrainConfig(**{**SMALL, **overrides})
+
+
+SENTENCES = [
+    "the cat is on the mat .",
+    "a dog is in the house .",
+    "the bird is on the tree .",
+    "",
+    " = Heading = ",
+    "the <unk> is on the mat .",
+]
+
+
+def write_corpus(root, bom=False, splits=("train", "valid", "test"), repeat=40):
+    """A small WikiText-like directory: structured sentences, blank lines."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, split in enumerate(splits):
+        lines = [SENTENCES[j] for j in rng.integers(0, len(SENTENCES), repeat)]
+        lines.append(f"only in {split}")
+        text = "\n".join(lines) + "\n"
+        (root / f"{split}.txt").write_bytes(
+            (b"\xef\xbb\xbf" if bom and i == 0 else b"") + text.encode()
+        )
+    return root

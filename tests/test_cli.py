@@ -1,24 +1,63 @@
+"""The command line, ``rnn-dyn`` (``python -m rnn_dyn``): every test that drives it.
+
+Commands run in a child process (`run_cli`) where the process itself is under
+test (entry points, imports, files left behind, a real kill) and in-process
+through `rnn_dyn.cli.main` elsewhere (`run_json`, `cli_error`); the library
+each command wraps is tested in that module's own file.
+"""
+
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import small_config, write_corpus
 
 import rnn_dyn as rd
-from rnn_dyn.cli import main
+from rnn_dyn.cli import build_parser, main
+from rnn_dyn.cli._inputs import train_config as _train_config
+from rnn_dyn.train import TASK_DEFAULTS, Run, TrainConfig, fit, read_history
+
+RNN_DYN = [sys.executable, "-m", "rnn_dyn"]
 
 
 def run_cli(*args, env=None):
+    """Run ``python -m rnn_dyn ARGS`` in a child process, with text output."""
     return subprocess.run(
-        [sys.executable, "-m", "rnn_dyn", *args],
+        [*RNN_DYN, *args],
         capture_output=True,
         text=True,
         env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
         timeout=300,
     )
+
+
+def run_json(capsys, *args):
+    """Run ``main(ARGS --x64 --json)``, which must succeed; return its summary."""
+    code = main([*args, "--x64", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def cli_error(capsys, argv):
+    """Run ``main(argv)``, which must exit with status 2; return its stderr."""
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(argv))
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- #
+# Entry points and messages
+# --------------------------------------------------------------------------- #
 
 
 def test_help_does_not_import_jax():
@@ -32,20 +71,39 @@ def test_help_does_not_import_jax():
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
+def test_module_and_script_entry_points_agree():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "simulate" in result.stdout
+    script = Path(sys.executable).with_name("rnn-dyn")
+    if script.exists():
+        out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout == result.stdout
+
+
+def test_library_warnings_print_once_on_one_line(capsys):
+    import warnings
+
+    from rnn_dyn.cli._main import one_line_warning as _one_line_warning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _one_line_warning("lyapunov")
+        for _ in range(2):
+            warnings.warn("float32 over 20000 steps", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert err == "rnn-dyn lyapunov: warning: float32 over 20000 steps\n"
+
+
+# --------------------------------------------------------------------------- #
+# simulate
+# --------------------------------------------------------------------------- #
+
+
 def test_simulate_writes_trajectory_and_figure(tmp_path):
     out = tmp_path / "sim"
     result = run_cli(
-        "simulate",
-        "--system",
-        "chaotic-lstm",
-        "--steps",
-        "300",
-        "--burn-in",
-        "50",
-        "--out",
-        str(out),
-        "--json",
-        "--x64",
+        *("simulate", "--system", "chaotic-lstm", "--steps", "300"),
+        *("--burn-in", "50", "--out", str(out), "--json", "--x64"),
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -55,9 +113,6 @@ def test_simulate_writes_trajectory_and_figure(tmp_path):
     assert data["states"].shape == (300, 4) and data["outputs"].shape == (300, 2)
     # The file holds the library's trajectory, not something else.
     model, params, x0 = rd.examples.chaotic_lstm("authors")
-    import jax
-    import jax.numpy as jnp
-
     states = data["states"]
     np.testing.assert_array_equal(states[0], x0)
     # Every state is one step of the authors' LSTM from the one before; a
@@ -79,51 +134,14 @@ def test_simulate_writes_trajectory_and_figure(tmp_path):
 
 def test_simulate_logistic_counts_overflow(tmp_path):
     result = run_cli(
-        "simulate",
-        "--system",
-        "logistic",
-        "--r",
-        "4.5",
-        "--steps",
-        "200",
-        "--burn-in",
-        "0",
-        "--out",
-        str(tmp_path),
-        "--json",
+        *("simulate", "--system", "logistic", "--r", "4.5", "--steps", "200"),
+        *("--burn-in", "0", "--out", str(tmp_path), "--json"),
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["nonfinite_steps"] > 0
     states = np.load(tmp_path / "trajectory.npz")["states"]
     assert summary["nonfinite_steps"] == int((~np.isfinite(states)).any(axis=1).sum())
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["simulate", "--steps", "-3"], "--steps: expected an integer >= 1"),
-        (["simulate", "--steps", "ten"], "--steps: expected an integer >= 1"),
-        (["simulate", "--system", "lorenz"], "invalid choice: 'lorenz'"),
-        (["simulate", "--variant", "typo"], "invalid choice: 'typo'"),
-        (
-            ["simulate", "--steps", "10", "--burn-in", "10"],
-            "--burn-in must be below --steps",
-        ),
-        (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
-        (["frobnicate"], "invalid choice: 'frobnicate'"),
-    ],
-)
-def test_bad_flags_exit_2_with_one_line(args, message, capsys, tmp_path):
-    with pytest.raises(SystemExit) as exc:
-        code = main(
-            [*args, "--out", str(tmp_path / "x")] if args[0] == "simulate" else args
-        )
-        raise SystemExit(code)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and message in err
-    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
 
 
 def test_unwritable_out_exits_2_and_writes_nothing(tmp_path):
@@ -138,14 +156,9 @@ def test_unwritable_out_exits_2_and_writes_nothing(tmp_path):
     assert blocker.read_text() == "not a directory"
 
 
-def test_module_and_script_entry_points_agree():
-    result = run_cli("--help")
-    assert result.returncode == 0 and "simulate" in result.stdout
-    script = Path(sys.executable).with_name("rnn-dyn")
-    if script.exists():
-        out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
-        assert out.returncode == 0 and out.stdout == result.stdout
-
+# --------------------------------------------------------------------------- #
+# chaotic-lstm and landscape
+# --------------------------------------------------------------------------- #
 
 LANDSCAPE_FILES = {
     "attractor.png",
@@ -159,15 +172,8 @@ LANDSCAPE_FILES = {
 def test_chaotic_lstm_small_run_writes_every_file(tmp_path):
     out = tmp_path / "cl"
     result = run_cli(
-        "chaotic-lstm",
-        "--line",
-        "60",
-        "--grid",
-        "12,9",
-        "--out",
-        str(out),
-        "--json",
-        "--quiet",
+        *("chaotic-lstm", "--line", "60", "--grid", "12,9"),
+        *("--out", str(out), "--json", "--quiet"),
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -194,29 +200,12 @@ def test_landscape_with_saved_params_and_overflow(tmp_path):
     from rnn_dyn._io import save_params
 
     model = rd.models.logistic(3.9)
-    import jax
-
     save_params(tmp_path / "p.npz", model.init(jax.random.key(0)))
     out = tmp_path / "ls"
     result = run_cli(
-        "landscape",
-        "--model",
-        "logistic",
-        "--params",
-        str(tmp_path / "p.npz"),
-        "--s-range",
-        "0.5,1.5",
-        "--line",
-        "40",
-        "--grid",
-        "8",
-        "--seq-len",
-        "50",
-        "--burn-in",
-        "10",
-        "--out",
-        str(out),
-        "--json",
+        *("landscape", "--model", "logistic", "--params", str(tmp_path / "p.npz")),
+        *("--s-range", "0.5,1.5", "--line", "40", "--grid", "8", "--seq-len", "50"),
+        *("--burn-in", "10", "--out", str(out), "--json"),
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -229,9 +218,237 @@ def test_landscape_with_saved_params_and_overflow(tmp_path):
     np.testing.assert_allclose(data["theta"], [3.9])
 
 
+def test_chaotic_lstm_unwritable_out_exits_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli(
+        "chaotic-lstm", "--line", "5", "--grid", "3", "--out", str(blocker)
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- #
+# lyapunov, fixed-points, entropy and smoothness, against closed forms
+# --------------------------------------------------------------------------- #
+
+
+def test_lyapunov_of_the_logistic_map(tmp_path, capsys):
+    out = tmp_path / "ly"
+    summary = run_json(
+        capsys, "lyapunov", "--system", "logistic", "--steps", "4000", "--out", str(out)
+    )
+    assert abs(summary["exponents"][0] - np.log(2)) < 0.02
+    assert abs(summary["two_trajectory"]["exponent"] - np.log(2)) < 0.02
+    assert summary["attractor"] == "chaotic" and summary["period"] is None
+    assert summary["nonfinite_steps"] == 0 and summary["steps"] == 4000
+    with np.load(out / "lyapunov.npz") as data:
+        np.testing.assert_allclose(data["exponents"], summary["exponents"])
+        assert data["history"].shape == (4000, 1)
+        assert data["states"].shape == (4000, 1)
+    assert {p.name for p in out.iterdir()} == {
+        "lyapunov.npz",
+        "lyapunov.json",
+        "convergence.png",
+        "attractor.png",
+    }
+
+
+def test_lyapunov_of_the_linear_system_is_log_abs_eigenvalues(tmp_path, capsys):
+    summary = run_json(
+        capsys,
+        *("lyapunov", "--system", "linear", "--hidden", "4", "--steps", "3000"),
+        *("--k", "2", "--no-plot", "--out", str(tmp_path)),
+    )
+    assert len(summary["exponents"]) == 2 == len(summary["expected"])
+    # Complex pairs make the average converge like 1/T, hence the tolerance.
+    np.testing.assert_allclose(summary["exponents"], summary["expected"], atol=2e-3)
+    assert summary["attractor"] == "fixed-point"
+
+
+def test_fixed_points_of_the_logistic_map_at_r32(tmp_path, capsys):
+    r = 3.2
+    summary = run_json(
+        capsys,
+        *("fixed-points", "--system", "logistic", "--r", str(r)),
+        *("--max-period", "2", "--std", "0.2", "--out", str(tmp_path)),
+    )
+    by_period = {k: [c for c in summary["cycles"] if c["period"] == k] for k in (1, 2)}
+    fixed = sorted(c["points"][0][0] for c in by_period[1])
+    np.testing.assert_allclose(fixed, [0.0, 1 - 1 / r], atol=1e-10)
+    assert all(c["stability"] == "unstable" for c in by_period[1])
+    (cycle,) = by_period[2]
+    root = np.sqrt((r - 3) * (r + 1))
+    expected = sorted([(r + 1 - root) / (2 * r), (r + 1 + root) / (2 * r)])
+    np.testing.assert_allclose(sorted(p[0] for p in cycle["points"]), expected)
+    assert cycle["stability"] == "stable"
+    np.testing.assert_allclose(cycle["spectral_radius"], abs(-(r**2) + 2 * r + 4))
+    with np.load(tmp_path / "fixed_points.npz") as data:
+        assert data["points_2"].shape == (1, 2, 1)
+
+
+def test_lyapunov_of_a_saved_model_with_nan_weights_exits_2(tmp_path, capsys):
+    model = rd.models.gru(1, 3, readout=1)
+    params = model.init(jax.random.key(0))
+    rd.save_params(tmp_path / "p.npz", params._replace(bias_hh=params.bias_hh * np.inf))
+    args = ["lyapunov", "--model", "gru", "--hidden", "3", "--params"]
+    assert main([*args, str(tmp_path / "p.npz"), "--out", str(tmp_path / "x")]) == 2
+    assert (
+        "must be finite: .bias_hh holds 9 non-finite values" in capsys.readouterr().err
+    )
+
+
+def test_a_run_directory_as_params_analyses_the_trained_model(tmp_path, capsys):
+    """``--params RUN`` takes the model from config.json and θ from params.npz."""
+    config = small_config(hidden=5, seq_len=10, n_train=40, n_val=20, lr=1e-3, epochs=1)
+    fit(config, tmp_path / "run")
+    summary = run_json(
+        capsys,
+        *("lyapunov", "--params", str(tmp_path / "run"), "--steps", "300"),
+        *("--burn-in", "50", "--input", "0.5", "--no-plot"),
+        *("--out", str(tmp_path / "ly")),
+    )
+    run_dir = Run(tmp_path / "run")
+    model = run_dir.model()
+    params = run_dir.params(model=model)
+    x0 = model.initial_state(params)
+    us = jax.numpy.full((350, model.input_size), 0.5)
+    expected = rd.lyapunov_spectrum(
+        model, params, x0, us, burn_in=50, key=jax.random.key(0)
+    )
+    assert summary["k"] == model.state_size == 10
+    np.testing.assert_allclose(summary["exponents"], expected.exponents, rtol=1e-6)
+    assert "lstm on symbols" in summary["system"]
+    code = main(
+        [
+            *("lyapunov", "--params", str(tmp_path / "run")),
+            *("--model", "gru", "--out", str(tmp_path / "x")),
+        ]
+    )
+    assert code == 2 and "differs from the run's model" in capsys.readouterr().err
+    code = main(
+        ["lyapunov", "--params", str(tmp_path / "p.npz"), "--out", str(tmp_path / "x")]
+    )
+    assert code == 2 and "needs --model" in capsys.readouterr().err
+
+
+def test_entropy_of_a_saved_linear_map_follows_theorem_2(tmp_path, capsys):
+    # x' = A x maps a Gaussian to a Gaussian: H_{t+1} − H_t = log|det A|
+    # exactly, below the bound n log ‖A‖₂ (the printed (S3) claims above).
+    model = rd.models.linear(3, 0, 1)
+    params = model.init(jax.random.key(0))
+    q = np.linalg.qr(np.asarray(jax.random.normal(jax.random.key(1), (3, 3))))[0]
+    a = q @ np.diag([1.1, 0.9, 0.7])
+    rd.save_params(tmp_path / "a.npz", params._replace(a=a))
+    summary = run_json(
+        capsys,
+        *("entropy", "--model", "linear", "--hidden", "3", "--input-size", "0"),
+        *("--params", str(tmp_path / "a.npz"), "--samples", "1000", "--steps", "4"),
+        *("--out", str(tmp_path / "out")),
+    )
+    log_det = np.log(1.1 * 0.9 * 0.7)
+    np.testing.assert_allclose(summary["log_det_mean"], log_det, rtol=1e-12)
+    np.testing.assert_allclose(summary["lipschitz"], 1.1, rtol=1e-12)
+    np.testing.assert_allclose(np.diff(summary["H"]), log_det, atol=0.05)
+    assert summary["violations"] == []
+    assert summary["printed_violations"] == [0, 1, 2, 3]
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "entropy.npz",
+        "entropy.json",
+        "entropy.png",
+    }
+
+
+def test_entropy_bad_flags(capsys, tmp_path):
+    for args, message in [
+        (["--samples", "4"], "--samples: expected an integer >= 8"),
+        (["--samples", "10", "--k", "10"], "--k must be below --samples"),
+        (["--std", "-1"], "--std: expected a positive number"),
+    ]:
+        err = cli_error(capsys, ["entropy", *args, "--out", str(tmp_path / "x")])
+        assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_smoothness_cli_on_a_saved_model(tmp_path):
+    # A saved linear model: ‖A_t‖₂ = ‖a‖₂ everywhere, so the report's state
+    # Lipschitz constant and regime are known exactly.
+    model = rd.models.linear(3, 1, 1)
+    params = model.init(jax.random.key(3))
+    a = params.a * (0.7 / np.linalg.norm(params.a, 2))
+    rd.save_params(tmp_path / "p.npz", params._replace(a=a))
+    result = run_cli(
+        "smoothness",
+        *("--model", "linear", "--hidden", "3", "--params"),
+        str(tmp_path / "p.npz"),
+        *("--lengths", "4,8,16", "--samples", "2", "--x64"),
+        *("--out", str(tmp_path / "out"), "--json"),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["system"] == f"linear ({tmp_path / 'p.npz'})"
+    assert summary["regime"] == "contractive" and summary["lengths"] == [4, 8, 16]
+    np.testing.assert_allclose(summary["L_f_state"], 0.7, rtol=1e-8)
+    for key in ("L_f", "L_g", "L_V", "L_V_grad", "bound_L_V", "bound_L_V_grad"):
+        assert key in summary
+    # Measured lower bounds never exceed Theorem 1's upper bounds.
+    assert np.all(np.asarray(summary["L_V"]) <= np.asarray(summary["bound_L_V"]))
+    assert summary["growth_L_V"]["kind"] in ("bounded", "polynomial", "exponential")
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} == {"smoothness.png", "smoothness.json"}
+    assert json.loads((out / "smoothness.json").read_text())["L_V"] == summary["L_V"]
+
+
+def test_smoothness_cli_rejects_non_finite_params(tmp_path, capsys):
+    model = rd.models.rnn(1, 4, readout=1)
+    params = model.init(jax.random.key(0))
+    w = np.asarray(params.weight_hh).copy()
+    w[1, 2] = np.nan
+    rd.save_params(tmp_path / "p.npz", params._replace(weight_hh=w))
+    args = ["smoothness", "--model", "rnn", "--hidden", "4"]
+    args += ["--params", str(tmp_path / "p.npz"), "--out", str(tmp_path / "x")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "must be finite: .weight_hh holds 1 non-finite value" in err
+    assert not (tmp_path / "x").exists()  # bad input creates no --out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--lengths", ""], "--lengths: expected at least 3"),
+        (["--lengths", "10,20"], "--lengths: expected at least 3"),
+        (["--lengths", "10,-20,30"], "--lengths: expected at least 3"),
+        (["--radius", "0"], "--radius: expected a positive number"),
+        (["--radius", "nan"], "--radius: expected a positive number"),
+        (["--system", "lorenz"], "invalid choice: 'lorenz'"),
+    ],
+)
+def test_smoothness_bad_flags_exit_2(args, message, capsys, tmp_path):
+    err = cli_error(capsys, ["smoothness", *args, "--out", str(tmp_path / "x")])
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Flags that write nothing: simulate, chaotic-lstm, landscape, lyapunov and
+# fixed-points exit with status 2 and one line on stderr
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["simulate", "--steps", "-3"], "--steps: expected an integer >= 1"),
+        (["simulate", "--steps", "ten"], "--steps: expected an integer >= 1"),
+        (["simulate", "--system", "lorenz"], "invalid choice: 'lorenz'"),
+        (["simulate", "--variant", "typo"], "invalid choice: 'typo'"),
+        (
+            ["simulate", "--steps", "10", "--burn-in", "10"],
+            "--burn-in must be below --steps",
+        ),
+        (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["chaotic-lstm", "--line", "-5"], "--line: expected an integer >= 2"),
         (["chaotic-lstm", "--grid", "0"], "--grid: expected N or N1,N2"),
         (["chaotic-lstm", "--grid", "3,4,5"], "--grid: expected N or N1,N2"),
@@ -241,23 +458,175 @@ def test_landscape_with_saved_params_and_overflow(tmp_path):
         (["chaotic-lstm", "--seq-len", "50"], "--burn-in must be below --seq-len"),
         (["landscape", "--model", "transformer"], "invalid choice: 'transformer'"),
         (["landscape", "--params", "/nonexistent.npz"], "cannot read params file"),
+        (["lyapunov", "--system", "logistic", "--k", "2"], "--k must be at most"),
+        (["lyapunov", "--system", "logistic", "--input", "1"], "takes no input"),
+        (["lyapunov", "--model", "rnn", "--input", "1,2"], "--input must hold 1"),
+        (["lyapunov", "--input", "x"], "--input: expected finite numbers"),
+        (["lyapunov", "--steps", "1"], "--steps: expected an integer >= 2"),
+        (["lyapunov", "--system", "lorenz"], "invalid choice: 'lorenz'"),
+        (["fixed-points", "--std", "0"], "--std: expected a positive number"),
+        (["fixed-points", "--max-period", "0"], "--max-period: expected an integer"),
+        (["fixed-points", "--params", "/nonexistent.npz", "--model", "rnn"], "cannot"),
     ],
 )
-def test_landscape_bad_flags_exit_2_without_files(args, message, capsys, tmp_path):
+def test_bad_flags_exit_2_with_one_line(args, message, capsys, tmp_path):
     out = tmp_path / "x"
-    with pytest.raises(SystemExit) as exc:
-        raise SystemExit(main([*args, "--out", str(out)]))
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
+    # Every command takes --out; an unknown one is given none.
+    argv = [*args, "--out", str(out)] if args[0] != "frobnicate" else args
+    err = cli_error(capsys, argv)
     assert len(err.strip().splitlines()) == 1 and message in err
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_chaotic_lstm_unwritable_out_exits_2(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    result = run_cli(
-        "chaotic-lstm", "--line", "5", "--grid", "3", "--out", str(blocker)
-    )
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
+# --------------------------------------------------------------------------- #
+# train, orbit and history
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("task", ["sine", "symbols", "lm"])
+@pytest.mark.parametrize(
+    "flags",
+    [{}, {"hidden": 7, "dropout": 0.2, "schedule": "multistep", "orbit_steps": 5000}],
+    ids=["defaults", "given"],
+)
+def test_cli_and_library_build_the_same_config(task, flags, tmp_path):
+    """`rnn-dyn train TASK FLAGS` trains what `TrainConfig(task=TASK, **FLAGS)` does."""
+    data = {"data": str(tmp_path)} if task == "lm" else {}
+    if task != "lm":
+        flags = {k: v for k, v in flags.items() if k != "dropout"}  # lm only
+    argv = ["train", task, "--out", str(tmp_path / "run")]
+    for name, value in {**data, **flags}.items():
+        argv += ["--" + name.replace("_", "-"), str(value)]
+    from_cli = _train_config(build_parser().parse_args(argv))
+    library = TrainConfig(task=task, **data, **flags)
+    assert from_cli == library
+    for name, default in TASK_DEFAULTS[task].items():
+        assert getattr(library, name) == flags.get(name, default), name
+    assert TrainConfig.from_json(json.loads(json.dumps(library.to_json()))) == library
+
+
+def _train_args(out, epochs):
+    return [
+        "train",
+        "symbols",
+        *("--hidden", "8", "--seq-len", "40", "--n-train", "400", "--n-val", "20"),
+        *("--batch-size", "10", "--epochs", str(epochs), "--x64", "--quiet"),
+        *("--out", str(out)),
+    ]
+
+
+def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
+    # The three runs compile the same kernels: share them through JAX's
+    # persistent cache (the same executables, so the same numbers).
+    cache = {
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    env = {**os.environ, "MPLBACKEND": "Agg", **cache}
+    full = run_cli(*_train_args(tmp_path / "full", 4), env=cache)
+    assert full.returncode == 0, full.stderr
+    proc = subprocess.Popen([*RNN_DYN, *_train_args(tmp_path / "cut", 4)], env=env)
+    history = tmp_path / "cut" / "history.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (tmp_path / "cut" / "state.msgpack").exists():
+            break  # one epoch done: the second is running
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(read_history(history))
+    assert 1 <= done < 4
+    resumed = run_cli(*_train_args(tmp_path / "cut", 4), "--resume", env=cache)
+    assert resumed.returncode == 0, resumed.stderr
+    with (
+        np.load(tmp_path / "full" / "params.npz") as a,
+        np.load(tmp_path / "cut" / "params.npz") as b,
+    ):
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+    assert read_history(tmp_path / "cut" / "history.csv")[-1]["epoch"] == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "poetry"], "invalid choice: 'poetry'"),
+        (["train", "symbols", "--model", "transformer"], "invalid choice"),
+        (["train", "symbols", "--hidden", "0"], "--hidden: expected an integer >= 1"),
+        (["train", "symbols", "--seeds", "1,1"], "--seeds: expected distinct"),
+        (["train", "symbols", "--resume"], "cannot resume"),
+        (["orbit", "/nonexistent"], "cannot read"),
+        (["history", "/nonexistent"], "cannot read"),
+    ],
+)
+def test_bad_train_flags_exit_2(args, message, capsys, tmp_path):
+    out = tmp_path / "x"
+    extra = ["--out", str(out)] if args[0] == "train" else []
+    err = cli_error(capsys, [*args, *extra])
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
+    fit(small_config(epochs=1), tmp_path)
+    (tmp_path / "state.msgpack").write_bytes(b"not a state")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    args = ["train", "symbols", "--resume", "--epochs", "3", "--out", str(tmp_path)]
+    assert main(args) == 2
+    assert "is corrupted" in capsys.readouterr().err
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_cli_trains_a_language_model_and_draws_its_orbits(tmp_path, capsys):
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"), bom=True)
+    out = tmp_path / "run"
+    args = ["train", "lm", "--data", str(root), "--train-split", "valid", "--hidden",
+            "6", "--batch-size", "3", "--bptt", "8", "--epochs", "2", "--orbit-every",
+            "1", "--orbit-steps", "40", "--orbit-burn-in", "30", "--orbit-words",
+            "is,dog", "--out", str(out), "--json", "--cache-corpus"]  # fmt: skip
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    final = summary["final"]
+    assert final["test_ppl"] == pytest.approx(np.exp(final["test_loss"]))
+    assert final["val_ppl"] < 40  # far below uniform over the vocabulary
+    assert (root / ".rnn_dyn_corpus.npz").exists()
+    code = main(["orbit", str(out)])
+    assert code == 0 and (out / "orbit_orbit1d.png").stat().st_size > 10_000
+
+
+VALID = ["--data", "{root}", "--train-split", "valid"]  # the corpus has no train.txt
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "train lm needs --data DIR"),
+        (["--data", "{root}"], "has no train.txt"),
+        (
+            [*VALID, "--orbit-words", "Valkyria", "--orbit-every", "1"],
+            "'Valkyria' is not in the vocabulary",
+        ),
+        (
+            [*VALID, "--orbit-projections", "nope", "--orbit-every", "2"],
+            "projection 'nope' is not",
+        ),
+        ([*VALID, "--tied", "--embed", "3"], "tied weights need embed == hidden"),
+        ([*VALID, "--bptt", "1000"], "too short for bptt 1000"),
+        ([*VALID, "--dropout", "1"], "expected a number in [0, 1)"),
+    ],
+)
+def test_bad_language_model_flags_exit_2_with_one_line(
+    extra, message, tmp_path, capsys
+):
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    out = tmp_path / "run"
+    args = ["train", "lm", "--hidden", "4", "--epochs", "1", "--out", str(out),
+            "--batch-size", "3", "--bptt", "8"]  # fmt: skip
+    args += [a.format(root=root) for a in extra]
+    err = cli_error(capsys, args).strip()
+    assert message in err and "\n" not in err
+    assert not (out / "state.msgpack").exists()

@@ -59,3 +59,52 @@ def test_chaotic_lstm_dtype_follows_request():
         rd.simulate(model, params, x0, jnp.zeros((3, 0), jnp.float32)).states.dtype
         == jnp.float32
     )
+
+
+# Mixed float dtypes: one rule across the public API (float32 params with
+# a float64 x0 and inputs compute in float64; gradients come back in float32).
+
+
+def _mixed(model_fn):
+    model = model_fn()
+    params = model.init(jax.random.key(0), dtype=jnp.float32)
+    x0 = jnp.zeros(model.state_size, jnp.float64) + 0.1
+    us = jax.random.normal(jax.random.key(1), (12, model.input_size), jnp.float64)
+    ys = jax.random.normal(jax.random.key(2), (12, model.output_size), jnp.float64)
+    return model, params, x0, us, ys
+
+
+MIXED_MODELS = [lambda: rd.models.lstm(2, 3, readout=1), lambda: rd.models.gru(2, 3)]
+
+
+@pytest.mark.parametrize("model_fn", MIXED_MODELS, ids=["lstm", "gru"])
+def test_mixed_dtypes_compute_in_the_widest_and_forward_equals_reverse(model_fn):
+    model, params, x0, us, ys = _mixed(model_fn)
+    wide = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), params)
+    traj = rd.simulate(model, params, x0, us)
+    ref = rd.simulate(model, wide, x0, us)
+    assert traj.states.dtype == jnp.float64
+    np.testing.assert_array_equal(traj.states, ref.states)
+    assert rd.cost(model, params, x0, us, ys) == rd.cost(model, wide, x0, us, ys)
+    fwd = rd.forward_gradient(model, params, x0, us, ys)
+    rev = rd.reverse_gradient(model, params, x0, us, ys)
+    ref_rev = rd.reverse_gradient(model, wide, x0, us, ys)
+    for f, r, w, p in zip(
+        *(jax.tree_util.tree_leaves(t) for t in (fwd, rev, ref_rev, params)),
+        strict=True,
+    ):
+        assert f.dtype == r.dtype == p.dtype == jnp.float32
+        # both are the float64 gradient, rounded once to float32
+        np.testing.assert_array_equal(r, w.astype(jnp.float32))
+        np.testing.assert_allclose(f, r, rtol=1e-6, atol=1e-7)
+    sens = rd.forward_sensitivities(model, params, x0, us)
+    assert sens.D.dtype == jnp.float64
+    jac = rd.jacobians(model, params, x0, us)
+    assert jac.A.dtype == jnp.float64
+    d = jax.tree_util.tree_map(jnp.ones_like, params)
+    assert (
+        rd.directional_sensitivity(model, params, x0, us, d).states.dtype == jnp.float64
+    )
+    spec = rd.lyapunov_spectrum(model, params, x0, us, key=jax.random.key(3))
+    ref_spec = rd.lyapunov_spectrum(model, wide, x0, us, key=jax.random.key(3))
+    np.testing.assert_array_equal(spec.exponents, ref_spec.exponents)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import scipy.spatial
 import scipy.special
+from helpers import linear_params
 
 import rnn_dyn as rd
 from rnn_dyn import ensemble_entropy, kozachenko_leonenko
-from rnn_dyn.models.linear import LinearParams
 
 K = 4
 
@@ -27,13 +27,6 @@ def standard_error(d, M, k=K, var_log_p=None):
     """
     var_log_p = d / 2 if var_log_p is None else var_log_p
     return math.sqrt((float(scipy.special.polygamma(1, k)) + var_log_p) / M)
-
-
-def linear_params(a):
-    n = a.shape[0]
-    return LinearParams(
-        a=a, b=jnp.zeros((n, 0)), c=jnp.zeros((1, n)), d=jnp.zeros((1, 0))
-    )
 
 
 def orthogonal(key, n):

@@ -1,7 +1,9 @@
+import helpers
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import rotation
 
 import rnn_dyn as rd
 from rnn_dyn import cycles, fixed_points
@@ -13,14 +15,9 @@ LOGISTIC = rd.models.logistic()
 NO_INPUT = jnp.zeros(0)
 
 
-def rotation(angle):
-    c, s = np.cos(angle), np.sin(angle)
-    return jnp.array([[c, -s], [s, c]])
-
-
 def linear_params(a):
-    b = jnp.array([[1.0], [-0.5]])
-    return rd.models.LinearParams(a=a, b=b, c=jnp.ones((1, 2)), d=jnp.zeros((1, 1)))
+    """`LINEAR`'s params with state matrix ``a``: one input, one output."""
+    return helpers.linear_params(a, b=jnp.array([[1.0], [-0.5]]), c=jnp.ones((1, 2)))
 
 
 def logistic_params(r, dtype=jnp.float64):

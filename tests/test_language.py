@@ -1,6 +1,8 @@
-"""Word-level language model: corpus, batching, model, training, orbits, CLI."""
+"""Word-level language model: corpus, batching, model, training, orbits.
 
-import json
+Its command line (``rnn-dyn train lm``) is tested in test_cli.py.
+"""
+
 from pathlib import Path
 
 import jax
@@ -8,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import write_corpus
 
 import rnn_dyn as rd
 from rnn_dyn._optim import optimizer
-from rnn_dyn.cli import main
 from rnn_dyn.models.language import language_model
 from rnn_dyn.orbit import lm_orbits, projections
 from rnn_dyn.tasks.wikitext import read_corpus, streams, windows
@@ -19,28 +21,6 @@ from rnn_dyn.train import TrainConfig, fit
 from rnn_dyn.train import _lm as _train_lm
 
 WIKITEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikitext-2"
-SENTENCES = [
-    "the cat is on the mat .",
-    "a dog is in the house .",
-    "the bird is on the tree .",
-    "",
-    " = Heading = ",
-    "the <unk> is on the mat .",
-]
-
-
-def write_corpus(root, bom=False, splits=("train", "valid", "test"), repeat=40):
-    """A small WikiText-like directory: structured sentences, blank lines."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i, split in enumerate(splits):
-        lines = [SENTENCES[j] for j in rng.integers(0, len(SENTENCES), repeat)]
-        lines.append(f"only in {split}")
-        text = "\n".join(lines) + "\n"
-        (root / f"{split}.txt").write_bytes(
-            (b"\xef\xbb\xbf" if bom and i == 0 else b"") + text.encode()
-        )
-    return root
 
 
 def test_reader_tokenises_lines_with_eos_and_one_vocabulary(tmp_path):
@@ -256,90 +236,6 @@ def test_language_model_resume_continues_exactly(tmp_path):
         assert data["outputs"].shape == (10, 5, 4, 3, 4)
         assert list(data["labels"]) == ["is", "cat", "is (feedback)", "cat (feedback)"]
         assert list(data["projections"]) == ["mean", "is", "<unk>"]
-
-
-def run_cli(args, capsys):
-    code = main(args)
-    return code, capsys.readouterr()
-
-
-def test_cli_trains_a_language_model_and_draws_its_orbits(tmp_path, capsys):
-    root = write_corpus(tmp_path / "c", splits=("valid", "test"), bom=True)
-    out = tmp_path / "run"
-    args = ["train", "lm", "--data", str(root), "--train-split", "valid", "--hidden",
-            "6", "--batch-size", "3", "--bptt", "8", "--epochs", "2", "--orbit-every",
-            "1", "--orbit-steps", "40", "--orbit-burn-in", "30", "--orbit-words",
-            "is,dog", "--out", str(out), "--json", "--cache-corpus"]  # fmt: skip
-    code, captured = run_cli(args, capsys)
-    assert code == 0, captured.err
-    summary = json.loads(captured.out)
-    final = summary["final"]
-    assert final["test_ppl"] == pytest.approx(np.exp(final["test_loss"]))
-    assert final["val_ppl"] < 40  # far below uniform over the vocabulary
-    assert (root / ".rnn_dyn_corpus.npz").exists()
-    code, captured = run_cli(["orbit", str(out)], capsys)
-    assert code == 0 and (out / "orbit_orbit1d.png").stat().st_size > 10_000
-
-
-@pytest.mark.parametrize(
-    "extra, message",
-    [
-        ([], "train lm needs --data DIR"),
-        (["--data", "{root}"], "has no train.txt"),
-        (
-            [
-                "--data",
-                "{root}",
-                "--train-split",
-                "valid",
-                "--orbit-words",
-                "Valkyria",
-                "--orbit-every",
-                "1",
-            ],
-            "'Valkyria' is not in the vocabulary",
-        ),  # fmt: skip
-        (
-            [
-                "--data",
-                "{root}",
-                "--train-split",
-                "valid",
-                "--orbit-projections",
-                "nope",
-                "--orbit-every",
-                "2",
-            ],
-            "projection 'nope' is not",
-        ),  # fmt: skip
-        (
-            ["--data", "{root}", "--train-split", "valid", "--tied", "--embed", "3"],
-            "tied weights need embed == hidden",
-        ),  # fmt: skip
-        (
-            ["--data", "{root}", "--train-split", "valid", "--bptt", "1000"],
-            "too short for bptt 1000",
-        ),  # fmt: skip
-        (
-            ["--data", "{root}", "--train-split", "valid", "--dropout", "1"],
-            "expected a number in [0, 1)",
-        ),  # fmt: skip
-    ],
-)
-def test_bad_language_model_flags_exit_2_with_one_line(
-    extra, message, tmp_path, capsys
-):
-    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
-    out = tmp_path / "run"
-    args = ["train", "lm", "--hidden", "4", "--epochs", "1", "--out", str(out),
-            "--batch-size", "3", "--bptt", "8"]  # fmt: skip
-    args += [a.format(root=root) for a in extra]
-    with pytest.raises(SystemExit) as exc:
-        raise SystemExit(main(args))
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and "\n" not in err
-    assert not (out / "state.msgpack").exists()
 
 
 @pytest.mark.slow

@@ -163,18 +163,9 @@ def test_cost_smoothness_in_a_tiny_ball_equals_dense_gradient_and_hessian(getkey
     ys = rd.simulate(model, params, x0, us).outputs * 1.05
     z0, unravel = ravel_pytree((params, x0))
     lengths = (4, 12)
+    ascent = dict(radius=1e-9, num_samples=3, ascent_steps=2, num_iters=300)
     result = rd.cost_smoothness(
-        model,
-        params,
-        x0,
-        us,
-        ys,
-        lengths=lengths,
-        radius=1e-9,
-        num_samples=3,
-        key=getkey(),
-        ascent_steps=2,
-        num_iters=300,
+        model, params, x0, us, ys, lengths=lengths, key=getkey(), **ascent
     )
     for i, n in enumerate(lengths):
         V = lambda z, n=n: rd.cost(model, *unravel(z), us[:n], ys[:n])
@@ -189,62 +180,28 @@ def test_cost_smoothness_max_over_a_ball_is_at_least_the_centre(getkey):
     model = rd.models.rnn(2, 3, readout=1)
     params, x0, us, ys = random_problem(model, getkey(), 10)
     z0, unravel = ravel_pytree((params, x0))
-    result = rd.cost_smoothness(
-        model,
-        params,
-        x0,
-        us,
-        ys,
-        lengths=(10,),
-        radius=0.5,
-        num_samples=8,
-        key=getkey(),
-    )
+    ball = dict(lengths=(10,), radius=0.5, num_samples=8)
+    result = rd.cost_smoothness(model, params, x0, us, ys, key=getkey(), **ball)
     centre = np.linalg.norm(jax.grad(lambda z: rd.cost(model, *unravel(z), us, ys))(z0))
     # Ascent starts from random points and climbs ‖∇V‖: the maximum should
     # not be far below the centre's value on this smooth model.
     assert result.L_V[0] >= 0.9 * centre
 
 
-def test_cost_smoothness_rejects_bad_arguments(getkey):
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"lengths": ()}, "lengths must be non-empty"),
+        ({"lengths": (9,)}, "lengths must be"),
+        ({"lengths": (3,), "radius": 0.0}, "radius must be positive"),
+    ],
+)
+def test_cost_smoothness_rejects_bad_arguments(bad, match, getkey):
     model, params, x0 = chaotic()
     us, ys = jnp.zeros((5, 0)), jnp.zeros((5, 2))
-    with pytest.raises(ValueError, match="lengths must be non-empty"):
-        rd.cost_smoothness(
-            model,
-            params,
-            x0,
-            us,
-            ys,
-            lengths=(),
-            radius=1.0,
-            num_samples=2,
-            key=getkey(),
-        )
-    with pytest.raises(ValueError, match="lengths must be"):
-        rd.cost_smoothness(
-            model,
-            params,
-            x0,
-            us,
-            ys,
-            lengths=(9,),
-            radius=1.0,
-            num_samples=2,
-            key=getkey(),
-        )
-    with pytest.raises(ValueError, match="radius must be positive"):
-        rd.cost_smoothness(
-            model,
-            params,
-            x0,
-            us,
-            ys,
-            lengths=(3,),
-            radius=0.0,
-            num_samples=2,
-            key=getkey(),
-        )
+    kwargs = {"radius": 1.0, "num_samples": 2, **bad}
+    with pytest.raises(ValueError, match=match):
+        rd.cost_smoothness(model, params, x0, us, ys, key=getkey(), **kwargs)
 
 
 def test_jacobian_lipschitz_on_henon_equals_closed_form_and_difference_quotients(
@@ -298,18 +255,9 @@ def test_cost_smoothness_ascent_reaches_the_dense_maximum_over_a_disc(getkey):
     us = jnp.zeros((6, 0))
     ys = rd.simulate(model, params, x0, us).outputs + 0.2
     radius = 0.05
+    ascent = dict(lengths=(6,), radius=radius, num_samples=8, ascent_steps=20)
     result = rd.cost_smoothness(
-        model,
-        params,
-        x0,
-        us,
-        ys,
-        lengths=(6,),
-        radius=radius,
-        num_samples=8,
-        key=getkey(),
-        ascent_steps=20,
-        num_iters=50,
+        model, params, x0, us, ys, key=getkey(), num_iters=50, **ascent
     )
     z0, unravel = ravel_pytree((params, x0))
     V = lambda z: rd.cost(model, *unravel(z), us, ys)

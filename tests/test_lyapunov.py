@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import rotation
 
 import rnn_dyn as rd
 from rnn_dyn import (
@@ -19,11 +20,6 @@ def linear_map(a, input_size=1):
     model = rd.models.linear(a.shape[0], input_size, 1)
     params = model.init(jax.random.key(0))._replace(a=a)
     return model, params
-
-
-def rotation(angle):
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s], [s, c]])
 
 
 def test_logistic_map_at_r4_has_exponent_ln2():

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 import pytest
 import scipy.linalg
-from helpers import FD_RTOL, fd_directional
+from helpers import FD_RTOL, fd_directional, np_rng, sigmoid
 
 import rnn_dyn as rd
 from rnn_dyn.models.slstm import FORGET_INPUT_BOUND, RECURRENT_BOUNDS
@@ -28,13 +28,9 @@ SUM_RTOL = {jnp.float32: 1e-6, jnp.float64: 1e-14}
 DTYPES = [jnp.float32, jnp.float64]
 
 
-def _rng(key):
-    return np.random.default_rng(np.asarray(jax.random.key_data(key)))
-
-
 def _uniform_params(model, key, scale=1.0):
     """Params shaped as ``model.init`` makes them, drawn from U(-scale, scale)."""
-    rng = _rng(key)
+    rng = np_rng(key)
     shapes = jax.eval_shape(model.init, key)
     return jax.tree_util.tree_map(
         lambda s: jnp.asarray(rng.uniform(-scale, scale, s.shape)), shapes
@@ -88,7 +84,7 @@ _loss_and_grad = jax.jit(jax.value_and_grad(_rollout_loss, has_aux=True))
 
 
 def _regression_problem(key, dtype):
-    rng = _rng(key)
+    rng = np_rng(key)
     x0 = jnp.asarray(0.5 * rng.standard_normal(ORNN.state_size), dtype)
     us = jnp.asarray(rng.standard_normal((N_STEPS, ORNN.input_size)), dtype)
     ys = jnp.asarray(rng.standard_normal((N_STEPS, ORNN.output_size)), dtype)
@@ -99,8 +95,8 @@ def test_ornn_f_and_g_match_scipy_expm_and_numpy_modrelu(getkey):
     # A generic (not skew, not block-diagonal) A, and modReLU biases large
     # enough that some units are cut to zero.
     params = _uniform_params(ORNN, getkey())
-    x = _rng(getkey()).standard_normal(ORNN.state_size)
-    u = _rng(getkey()).standard_normal(ORNN.input_size)
+    x = np_rng(getkey()).standard_normal(ORNN.state_size)
+    u = np_rng(getkey()).standard_normal(ORNN.input_size)
 
     h, y, h_prepared = _f_g_prepared(params, jnp.asarray(x), jnp.asarray(u))
 
@@ -121,8 +117,8 @@ def test_ornn_without_bias_and_readout_matches_numpy(getkey):
     )
     prepared = dataclasses.replace(model, prepared=True)
     p = params._replace(recurrent_generator=jnp.asarray(w))
-    x = _rng(getkey()).standard_normal(6)
-    u = _rng(getkey()).standard_normal(2)
+    x = np_rng(getkey()).standard_normal(6)
+    u = np_rng(getkey()).standard_normal(2)
     h, y = jax.jit(lambda x, u: (prepared.f(p, x, u), prepared.g(p, x, u)))(x, u)
     ref = numpy_ornn_step(params, x, u)
     np.testing.assert_allclose(h, ref, rtol=1e-12, atol=1e-14)
@@ -297,8 +293,8 @@ def _linf_norms(jac):
 def test_slstm_f_and_g_equal_lstm(getkey):
     slstm, lstm = rd.models.slstm(3, 4, readout=2), rd.models.lstm(3, 4, readout=2)
     params = _uniform_params(slstm, getkey())
-    x = jnp.asarray(_rng(getkey()).standard_normal(8))
-    u = jnp.asarray(_rng(getkey()).standard_normal(3))
+    x = jnp.asarray(np_rng(getkey()).standard_normal(8))
+    u = jnp.asarray(np_rng(getkey()).standard_normal(3))
     fg = lambda model: jax.jit(lambda p: (model.f(p, x, u), model.g(p, x, u)))(params)
     for a, b in zip(fg(slstm), fg(lstm), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -388,14 +384,10 @@ def test_slstm_stabilize_leaves_zero_columns_zero_and_rejects_bad_names(getkey):
 # ‖h‖∞ ≤ 1, ‖c‖∞ ≤ c∞; at the authors' bounds this is about 0.9932.
 
 
-def _sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
-
-
 def _lambda(w_i, w_f, w_g, w_o, u_f, norm):
     """The contraction bound λ from the block norms (ℓ∞: row sums; ℓ1: columns)."""
     nrm = lambda w: np.max(_sums(w, norm))
-    f_inf = _sigmoid(nrm(w_f) + nrm(u_f))
+    f_inf = sigmoid(nrm(w_f) + nrm(u_f))
     c_inf = 1.0 / (1.0 - f_inf)
     lam = f_inf + nrm(w_o) / 4 + nrm(w_i) / 4 + nrm(w_g) + c_inf * nrm(w_f) / 4
     return lam, f_inf, c_inf
@@ -408,7 +400,7 @@ BOUND_LAMBDA, BOUND_F_INF, BOUND_C_INF = _lambda(
 
 def _box_states(key, hidden, m, count, c_inf):
     """States in the invariant box ‖h‖∞ ≤ 1, ‖c‖∞ ≤ c∞, and inputs ‖u‖∞ ≤ 1."""
-    rng = _rng(key)
+    rng = np_rng(key)
     h = rng.uniform(-1, 1, (count, hidden))
     c = rng.uniform(-c_inf, c_inf, (count, hidden))
     us = rng.uniform(-1, 1, (count, m))
@@ -418,7 +410,7 @@ def _box_states(key, hidden, m, count, c_inf):
 def test_slstm_bounds_are_miller_hardt_conditions():
     # 1 - f∞ ≈ 0.40011: ‖W_i‖, ‖W_o‖ < 1 - f∞; ‖W_g‖ < (1 - f∞)/4; ‖W_f‖ < (1 - f∞)².
     w_i, w_f, w_g, w_o = RECURRENT_BOUNDS
-    assert BOUND_F_INF == pytest.approx(_sigmoid(0.405))
+    assert BOUND_F_INF == pytest.approx(sigmoid(0.405))
     assert max(w_i, w_o) < 1 - BOUND_F_INF
     assert w_g < (1 - BOUND_F_INF) / 4
     assert w_f < (1 - BOUND_F_INF) ** 2
@@ -500,7 +492,7 @@ def test_slstm_column_projection_contracts_in_l1_where_forget_gates_are_bounded(
     pre = np.asarray(us) @ np.asarray(params.weight_ih).T + np.asarray(xs[:, :h]) @ (
         np.asarray(params.weight_hh).T
     )
-    forget = _sigmoid(pre[:, h : 2 * h]).max(axis=1)
+    forget = sigmoid(pre[:, h : 2 * h]).max(axis=1)
     c_max = np.abs(np.asarray(xs[:, h:])).max(axis=1)
     nrm = lambda w: np.max(_sums(w, "l1"))
     bound = forget + nrm(w_o) / 4 + nrm(w_i) / 4 + nrm(w_g) + c_max * nrm(w_f) / 4

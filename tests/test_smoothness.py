@@ -1,8 +1,19 @@
-import math
+"""rnn_dyn.smoothness: Theorem 1's bounds and the measured smoothness report.
 
+Its command line (``rnn-dyn smoothness``) is tested in test_cli.py.
+"""
+
+import collections
+import math
+import sys
+
+import jax
 import numpy as np
 import pytest
 
+import rnn_dyn as rd
+from rnn_dyn import _validate
+from rnn_dyn.examples import regime_example
 from rnn_dyn.smoothness import lemma2_constants, s_curve, theorem1_bounds
 
 
@@ -136,3 +147,75 @@ def test_classify_growth_recovers_the_regimes_of_the_bounds():
         and abs(kinds["neutral"][1].degree - 3) < 0.3
     )
     assert kinds["expanding"][0].kind == kinds["expanding"][1].kind == "exponential"
+
+
+@pytest.mark.parametrize(
+    "system, lengths, regime, growth",
+    [
+        ("contractive", (5, 10, 20, 40), "contractive", "bounded"),
+        # exponential growth needs long enough N to tell from a power law
+        ("chaotic-lstm", (20, 50, 100, 150), "expanding", "exponential"),
+    ],
+)
+def test_measure_smoothness_regimes_and_theorem1_holds(
+    system, lengths, regime, growth, getkey
+):
+    model, theta, x0, us = regime_example(system, max(lengths), key=getkey())
+    report = rd.smoothness.measure_smoothness(
+        model, theta, x0, us, lengths=lengths, radius=0.05, num_samples=3, key=getkey()
+    )
+    assert report.regime == regime
+    assert report.growth_L_V.kind == growth
+    # Theorem 1: the measured constants (lower bounds) never exceed the bounds.
+    assert np.all(report.L_V <= report.bound_L_V)
+    assert np.all(report.L_V_grad <= report.bound_L_V_grad)
+    # The regime comes from max ‖A_t‖ along the trajectory, matched by a dense norm.
+    xs = rd.simulate(model, theta, x0, us).states
+    dense = max(
+        np.linalg.norm(
+            np.asarray(jax.jacfwd(lambda x, u=u: model.f(theta, x, u))(x)), 2
+        )
+        for x, u in zip(xs, us, strict=True)
+    )
+    np.testing.assert_allclose(report.L_f_state, dense, rtol=1e-6)
+
+
+def test_neutral_example_has_an_orthogonal_state_matrix(getkey):
+    model, theta, x0, us = regime_example("neutral", 10, key=getkey())
+    np.testing.assert_allclose(theta.a @ theta.a.T, np.eye(4), atol=1e-12)
+    assert np.all(us == 0)
+
+
+def test_measure_smoothness_validates_its_arguments_once(monkeypatch, getkey):
+    # Each check of rnn_dyn._validate is counted wherever a module bound it
+    # (``from ._validate import check_params``): the public boundary checks
+    # (params, x0, us, lengths, radius) once, and the kernels of simulate,
+    # jacobian_norms, jacobian_lipschitz and cost_smoothness check nothing.
+    calls = collections.Counter()
+    for name in [n for n in vars(_validate) if n.startswith("check_")]:
+        original = getattr(_validate, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", "").startswith("rnn_dyn") and (
+                getattr(module, name, None) is original
+            ):
+                monkeypatch.setattr(module, name, counted)
+    # The first case of the regimes test above, whose kernels are compiled.
+    model, theta, x0, us = regime_example("contractive", 40, key=getkey())
+    rd.smoothness.measure_smoothness(
+        model,
+        theta,
+        x0,
+        us,
+        lengths=(5, 10, 20, 40),
+        radius=0.05,
+        num_samples=3,
+        key=getkey(),
+    )
+    assert calls["check_params"] == 1 and calls["check_state"] == 1
+    assert calls["check_inputs"] == 1 and calls["check_finite_params"] == 1
+    assert max(calls.values()) == 1, calls

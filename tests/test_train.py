@@ -1,56 +1,20 @@
-"""Training engine, tasks and orbit recorder, against independent references."""
+"""Training engine, tasks and orbit recorder, against independent references.
+
+The ``rnn-dyn train``, ``orbit`` and ``history`` commands are tested in test_cli.py.
+"""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import SMALL
 
 import rnn_dyn as rd
-from rnn_dyn.cli import build_parser, main
-from rnn_dyn.cli._inputs import train_config as _train_config
 from rnn_dyn.orbit import orbit_outputs
 from rnn_dyn.tasks import sine, symbols
-from rnn_dyn.train import TASK_DEFAULTS, TrainConfig, fit, read_history
-
-SMALL = dict(
-    task="symbols",
-    model="lstm",
-    hidden=8,
-    seq_len=12,
-    n_train=120,
-    n_val=60,
-    batch_size=20,
-    lr=0.02,
-)
-
-
-@pytest.mark.parametrize("task", ["sine", "symbols", "lm"])
-@pytest.mark.parametrize(
-    "flags",
-    [{}, {"hidden": 7, "dropout": 0.2, "schedule": "multistep", "orbit_steps": 5000}],
-    ids=["defaults", "given"],
-)
-def test_cli_and_library_build_the_same_config(task, flags, tmp_path):
-    """`rnn-dyn train TASK FLAGS` trains what `TrainConfig(task=TASK, **FLAGS)` does."""
-    data = {"data": str(tmp_path)} if task == "lm" else {}
-    if task != "lm":
-        flags = {k: v for k, v in flags.items() if k != "dropout"}  # lm only
-    argv = ["train", task, "--out", str(tmp_path / "run")]
-    for name, value in {**data, **flags}.items():
-        argv += ["--" + name.replace("_", "-"), str(value)]
-    from_cli = _train_config(build_parser().parse_args(argv))
-    library = TrainConfig(task=task, **data, **flags)
-    assert from_cli == library
-    for name, default in TASK_DEFAULTS[task].items():
-        assert getattr(library, name) == flags.get(name, default), name
-    assert TrainConfig.from_json(json.loads(json.dumps(library.to_json()))) == library
+from rnn_dyn.train import TrainConfig, fit, read_history
 
 
 def test_sine_targets_are_the_sine_of_the_running_sum():
@@ -187,90 +151,6 @@ def test_orbit_record_equals_a_direct_simulation_of_the_checkpoint(tmp_path):
         model, params, jnp.eye(6), jnp.asarray(inits), steps=40, burn_in=30
     )
     np.testing.assert_allclose(direct, outputs[..., 1], rtol=1e-12)
-
-
-def _train_cmd(out, epochs):
-    return [
-        sys.executable,
-        "-m",
-        "rnn_dyn",
-        "train",
-        "symbols",
-        *("--hidden", "8", "--seq-len", "40", "--n-train", "400", "--n-val", "20"),
-        *("--batch-size", "10", "--epochs", str(epochs), "--x64", "--quiet"),
-        *("--out", str(out)),
-    ]
-
-
-def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
-    # The three runs compile the same kernels: share them through JAX's
-    # persistent cache (the same executables, so the same numbers).
-    cache = {
-        "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-    }
-    env = {**os.environ, "MPLBACKEND": "Agg", **cache}
-    full = subprocess.run(
-        _train_cmd(tmp_path / "full", 4), env=env, capture_output=True
-    )
-    assert full.returncode == 0, full.stderr.decode()
-    proc = subprocess.Popen(_train_cmd(tmp_path / "cut", 4), env=env)
-    history = tmp_path / "cut" / "history.csv"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (tmp_path / "cut" / "state.msgpack").exists():
-            break  # one epoch done: the second is running
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = len(read_history(history))
-    assert 1 <= done < 4
-    resumed = subprocess.run(
-        [*_train_cmd(tmp_path / "cut", 4), "--resume"], env=env, capture_output=True
-    )
-    assert resumed.returncode == 0, resumed.stderr.decode()
-    with (
-        np.load(tmp_path / "full" / "params.npz") as a,
-        np.load(tmp_path / "cut" / "params.npz") as b,
-    ):
-        assert a.files == b.files
-        for name in a.files:
-            np.testing.assert_array_equal(a[name], b[name])
-    assert read_history(tmp_path / "cut" / "history.csv")[-1]["epoch"] == 4
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["train", "poetry"], "invalid choice: 'poetry'"),
-        (["train", "symbols", "--model", "transformer"], "invalid choice"),
-        (["train", "symbols", "--hidden", "0"], "--hidden: expected an integer >= 1"),
-        (["train", "symbols", "--seeds", "1,1"], "--seeds: expected distinct"),
-        (["train", "symbols", "--resume"], "cannot resume"),
-        (["orbit", "/nonexistent"], "cannot read"),
-        (["history", "/nonexistent"], "cannot read"),
-    ],
-)
-def test_bad_train_flags_exit_2(args, message, capsys, tmp_path):
-    out = tmp_path / "x"
-    extra = ["--out", str(out)] if args[0] == "train" else []
-    with pytest.raises(SystemExit) as exc:
-        raise SystemExit(main([*args, *extra]))
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and message in err
-
-
-def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
-    fit(TrainConfig(**SMALL, epochs=1), tmp_path)
-    (tmp_path / "state.msgpack").write_bytes(b"not a state")
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    args = ["train", "symbols", "--resume", "--epochs", "3", "--out", str(tmp_path)]
-    assert main(args) == 2
-    assert "is corrupted" in capsys.readouterr().err
-    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    assert after == before
 
 
 def test_slstm_stays_projected_and_ornn_stays_orthogonal_in_training():
