@@ -94,6 +94,16 @@ def plot_log_contours(ax, s1, s2, loss, levels=30):
     return cs
 
 
+def describe(loss):
+    """Min and max of the finite values, the non-finite count, the local minima."""
+    finite = loss[np.isfinite(loss)]
+    return (
+        f"min V = {finite.min():.3g}, max V = {finite.max():.3g}, "
+        f"non-finite points: {loss.size - finite.size}, "
+        f"local minima: {landscape.local_minima(loss)}"
+    )
+
+
 def log_colorbar(fig, cs, ax):
     """Colour bar of plot_log_contours with a few readable ticks."""
     lo, hi = cs.levels[0], cs.levels[-1]
@@ -216,14 +226,10 @@ z2 = landscape.coordinates(-0.02, 0.02, N_ZOOM, exact=[0.0])
 zoom = landscape.grid_2d(
     model, zeros, theta_true, theta_random, x0, us, ys, z1, z2, **kw
 )
-finite_zoom = np.isfinite(zoom.loss)
 minima_zoom = landscape.local_minima(zoom.loss)
 print(
-    f"zoom {N_ZOOM} x {N_ZOOM}: min V = {np.min(zoom.loss[finite_zoom]):.3g}, "
-    f"max V = {np.max(zoom.loss[finite_zoom]):.3g}, "
-    f"non-finite points: {int(np.sum(~finite_zoom))}, "
-    f"local minima: {minima_zoom} ({minima_zoom / (N_ZOOM - 2) ** 2:.3f} "
-    "of the interior points)"
+    f"zoom {N_ZOOM} x {N_ZOOM}: {describe(zoom.loss)} "
+    f"({minima_zoom / (N_ZOOM - 2) ** 2:.3f} of the interior points)"
 )
 
 model_p, theta_p, x0_p = chaotic_lstm("printed")
@@ -306,13 +312,10 @@ bowl = landscape.grid_2d(
     gru, theta_gru, add(d1), add(d2), x0_gru, us_gru, ys_gru, g1, g1, **kw
 )
 i0 = int(np.flatnonzero(g1 == 0.0)[0])
-finite_gru = np.isfinite(bowl.loss)
 minima_gru = landscape.local_minima(bowl.loss)
 print(
     f"GRU plane: V at theta_true = {float(bowl.loss[i0, i0]):.2g}, "
-    f"min V = {np.min(bowl.loss[finite_gru]):.3g}, "
-    f"max V = {np.max(bowl.loss[finite_gru]):.3g}, "
-    f"non-finite points: {int(np.sum(~finite_gru))}, local minima: {minima_gru}"
+    f"{describe(bowl.loss)}"
 )
 assert bowl.loss[i0, i0] < 1e-12  # rounding only: the GRU is not chaotic
 assert minima_gru == 1  # theta_true

@@ -48,6 +48,7 @@
 # period test of `classify_attractor` compares states to a relative $10^{-6}$.
 
 # %%
+import dataclasses
 import functools as ft
 import os
 import tempfile
@@ -573,17 +574,8 @@ assert np.max(np.asarray(sine_errors)[after_drop]) < 0.05
 # matrices, and the largest row and column sums of the recurrent blocks.
 
 # %%
-slstm_config = TrainConfig(
-    task="symbols",
-    model="slstm",
-    hidden=16,
-    seq_len=30,
-    epochs=20,
-    lr=1e-2,
-    batch_size=50,
-    n_train=1000,
-    n_val=1000,
-)
+# the symbol run's settings, with the sLSTM for 20 epochs and no orbits
+slstm_config = dataclasses.replace(sym_config, model="slstm", epochs=20, orbit_every=0)
 t0 = time.perf_counter()
 slstm = fit(slstm_config)
 print(
