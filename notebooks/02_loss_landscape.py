@@ -182,14 +182,9 @@ plane = landscape.grid_2d(
     model, zeros, theta_true, theta_random, x0, us, ys, s1, s2, **kw
 )
 finite = np.isfinite(plane.loss)
-print(
-    f"plane {N_PLANE} x {N_PLANE}: min V = {np.min(plane.loss[finite]):.3g}, "
-    f"max V = {np.max(plane.loss[finite]):.3g}, "
-    f"non-finite points: {int(np.sum(~finite))}"
-)
+print(f"plane {N_PLANE} x {N_PLANE}: {describe(plane.loss)}")
 others = plane.loss[finite & (plane.loss > 0)]  # all but theta_true, at (1, 0)
 print(f"min V away from theta_true: {np.min(others):.3g}")
-print(f"local minima of the plane: {landscape.local_minima(plane.loss)}")
 
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
 cs = plot_log_contours(ax, s1, s2, plane.loss)
