@@ -6,9 +6,11 @@ through `rnn_dyn.cli.main` elsewhere (`run_json`, `cli_error`); the library
 each command wraps is tested in that module's own file.
 """
 
+import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -582,10 +584,34 @@ def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
 def test_cli_trains_a_language_model_and_draws_its_orbits(tmp_path, capsys):
     root = write_corpus(tmp_path / "c", splits=("valid", "test"), bom=True)
     out = tmp_path / "run"
-    args = ["train", "lm", "--data", str(root), "--train-split", "valid", "--hidden",
-            "6", "--batch-size", "3", "--bptt", "8", "--epochs", "2", "--orbit-every",
-            "1", "--orbit-steps", "40", "--orbit-burn-in", "30", "--orbit-words",
-            "is,dog", "--out", str(out), "--json", "--cache-corpus"]  # fmt: skip
+    args = [
+        "train",
+        "lm",
+        "--data",
+        str(root),
+        "--train-split",
+        "valid",
+        "--hidden",
+        "6",
+        "--batch-size",
+        "3",
+        "--bptt",
+        "8",
+        "--epochs",
+        "2",
+        "--orbit-every",
+        "1",
+        "--orbit-steps",
+        "40",
+        "--orbit-burn-in",
+        "30",
+        "--orbit-words",
+        "is,dog",
+        "--out",
+        str(out),
+        "--json",
+        "--cache-corpus",
+    ]
     code = main(args)
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -624,9 +650,179 @@ def test_bad_language_model_flags_exit_2_with_one_line(
 ):
     root = write_corpus(tmp_path / "c", splits=("valid", "test"))
     out = tmp_path / "run"
-    args = ["train", "lm", "--hidden", "4", "--epochs", "1", "--out", str(out),
-            "--batch-size", "3", "--bptt", "8"]  # fmt: skip
+    args = [
+        "train",
+        "lm",
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--batch-size",
+        "3",
+        "--bptt",
+        "8",
+    ]
     args += [a.format(root=root) for a in extra]
     err = cli_error(capsys, args).strip()
     assert message in err and "\n" not in err
     assert not (out / "state.msgpack").exists()
+
+
+# --------------------------------------------------------------------------- #
+# When things go wrong: locks, interrupts, NaN, strict JSON, resume checks
+# --------------------------------------------------------------------------- #
+
+
+def _wait_for(path, proc, seconds=240):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None and not path.exists():
+        time.sleep(0.02)
+    assert proc.poll() is None and path.exists(), f"{path} never appeared"
+
+
+def test_two_writers_of_one_run_dir_the_second_is_refused(tmp_path, capsys):
+    """A runs into RUN; B, started meanwhile, is refused and changes nothing;
+    Ctrl-C ends A at once (130), leaving a run that resumes."""
+    out = tmp_path / "run"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [*RNN_DYN, *_train_args(out, 300)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for(out / "state.msgpack", proc)  # A holds the lock, one epoch done
+    config = (out / "config.json").read_bytes()
+    err = cli_error(
+        capsys, _train_args(out, 1)[:-2] + ["--hidden", "4", "--out", str(out)]
+    )
+    assert "in use by process" in err and str(proc.pid) in err
+    assert cli_error(capsys, ["history", str(out)]).count("in use by process") == 1
+    assert (out / "config.json").read_bytes() == config
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 130 and time.monotonic() - start < 5
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not (out / ".lock").exists() and not list(out.glob(".*tmp"))
+    done = Run(out).history()[-1]["epoch"]
+    config = dataclasses.replace(Run(out).config(), epochs=done + 1)
+    assert fit(config, out, resume=True).state.epoch == done + 1
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = lambda pid: json.dumps({"pid": pid, "host": socket.gethostname()})
+    (tmp_path / ".lock").write_text(lock(dead.pid))
+    assert fit(small_config(epochs=1), tmp_path).state.epoch == 1
+    assert not (tmp_path / ".lock").exists()
+    (tmp_path / ".lock").write_text(lock(os.getpid()))  # a live process: this one
+    with pytest.raises(ValueError, match="in use by process"):
+        fit(small_config(epochs=2), tmp_path, resume=True)
+
+
+def test_interrupting_a_long_simulation_keeps_the_previous_outputs(tmp_path):
+    out = tmp_path / "sim"
+    first = run_cli("simulate", "--steps", "300", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [*RNN_DYN, "simulate", "--steps", "400000000", "--out", str(out)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)  # past the imports, inside the scan
+    assert proc.poll() is None
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 130 and time.monotonic() - start < 5
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_diverging_run_is_reported_in_strict_json(tmp_path):
+    args = [
+        "train",
+        "sine",
+        "--model",
+        "rnn",
+        "--hidden",
+        "8",
+        "--seq-len",
+        "20",
+        "--epochs",
+        "2",
+        "--n-train",
+        "10",
+        "--n-val",
+        "5",
+        "--lr",
+        "1e30",
+        "--clip",
+        "0",
+        "--json",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+
+    def no_constants(name):
+        raise AssertionError(f"bare {name} in JSON")
+
+    summary = json.loads(result.stdout, parse_constant=no_constants)
+    assert summary["final"]["train_loss"] is None  # non-finite, written as null
+    assert not np.isfinite(Run(tmp_path / "run").history()[-1]["train_loss"])
+    smooth = run_cli(
+        "smoothness",
+        "--radius",
+        "1e30",
+        "--no-plot",
+        "--json",
+        "--out",
+        str(tmp_path / "s"),
+    )
+    assert smooth.returncode == 0, smooth.stderr
+    growth = json.loads(smooth.stdout, parse_constant=no_constants)["growth_L_V"]
+    assert growth["kind"] == "undetermined" and growth["nonfinite"] > 0
+    text = (tmp_path / "s" / "smoothness.json").read_text()
+    json.loads(text, parse_constant=no_constants)
+
+
+def test_resume_refuses_fewer_epochs_a_bad_history_and_another_corpus(tmp_path):
+    fit(small_config(epochs=2), tmp_path / "a")
+    with pytest.raises(ValueError, match="has done 2 epochs"):
+        fit(small_config(epochs=1), tmp_path / "a", resume=True)
+    history = tmp_path / "a" / "history.csv"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join([*lines[:2], lines[1]]) + "\n")  # epoch 1 twice
+    with pytest.raises(ValueError, match="one row per epoch"):
+        fit(small_config(epochs=3), tmp_path / "a", resume=True)
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    config = TrainConfig(
+        task="lm",
+        data=str(root),
+        train_split="valid",
+        hidden=4,
+        batch_size=3,
+        bptt=8,
+        epochs=1,
+    )
+    fit(config, tmp_path / "lm")
+    text = (root / "valid.txt").read_text()
+    (root / "valid.txt").write_text(text.replace("cat", "cow"))  # same size
+    with pytest.raises(ValueError, match="not the text the run started on"):
+        fit(dataclasses.replace(config, epochs=2), tmp_path / "lm", resume=True)
+
+
+def test_outputs_get_the_umask_mode_and_no_temporary_files(tmp_path):
+    old = os.umask(0o022)
+    try:
+        rd.save_params(tmp_path / "p.npz", {"w": np.ones(2)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.npz").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["p.npz"]

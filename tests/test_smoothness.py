@@ -120,6 +120,11 @@ def test_classify_growth_on_known_curves():
     assert classify_growth(n, n**8.0).kind == "exponential"
     overflowed = np.array([1.0, 1e50, 1e120, 1e250, np.inf, np.inf])
     assert classify_growth(n, overflowed).kind == "exponential"
+    # no kind from data that is not there: NaN, or under three finite values
+    with_nan = classify_growth(n, np.where(n > n[2], np.nan, n))
+    assert with_nan.kind == "undetermined" and with_nan.nonfinite == 3
+    early = classify_growth(n, np.array([1.0, 1e300, *[np.inf] * 4]))
+    assert early.kind == "undetermined" and early.nonfinite == 4
     with pytest.raises(ValueError, match="at least 3"):
         classify_growth(n[:2], n[:2])
 
