@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -14,30 +15,47 @@ import numpy as np
 
 # Paths this process is writing right now (temporary files, staging
 # directories, lock files), removed by `remove_pending` when Ctrl-C ends the
-# process at once (`rnn_dyn.cli`), so an interrupt leaves nothing behind.
+# process at once (`rnn_dyn.cli.entry`), so an interrupt leaves nothing
+# behind. A path is created and registered under one lock, which
+# `remove_pending` keeps: no new path can appear after it has run.
 _PENDING: set[Path] = set()
+_PENDING_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def pending(path: Path) -> Iterator[Path]:
-    """Mark ``path`` as in progress while the block runs."""
-    _PENDING.add(path)
+def pending(make: Callable[[], Path]) -> Iterator[Path]:
+    """Create a path with ``make()`` and mark it in progress while the block runs."""
+    with _PENDING_LOCK:
+        path = make()
+        _PENDING.add(path)
     try:
         yield path
     finally:
-        _PENDING.discard(path)
+        with _PENDING_LOCK:
+            _PENDING.discard(path)
 
 
 def remove_pending() -> None:
-    """Remove every path in progress (files and directories)."""
+    """Remove every path in progress; only for ending the process right after.
+
+    The registry stays locked, so a thread still writing blocks before it
+    creates another temporary file.
+    """
     import shutil
 
+    _PENDING_LOCK.acquire()
     for path in list(_PENDING):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def _mkstemp(path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
 
 
 def _file_mode() -> int:
@@ -57,19 +75,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     exception it is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with pending(Path(tmp)):
-            yield Path(tmp)
+    with pending(lambda: _mkstemp(path)) as tmp:
+        try:
+            yield tmp
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.chmod(tmp, _file_mode())
             os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 def atomic_write(

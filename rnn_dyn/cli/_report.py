@@ -63,16 +63,16 @@ class Report:
     def finish(self, summary: dict[str, Any], line: str) -> int:
         """Write the set (the summary, ``NAME.json``, last), print, return 0."""
         out = prepare_out_dir(self.out)
-        staging = Path(tempfile.mkdtemp(prefix=".rnn_dyn-staging-", dir=out))
-        try:
-            with pending(staging):
+        make = lambda: Path(tempfile.mkdtemp(prefix=".rnn_dyn-staging-", dir=out))
+        with pending(make) as staging:
+            try:
                 names = self._write(staging, summary)
                 summary["files"] = [str(out / n) for n in names]
                 save_json(staging / names[-1], summary)
                 for n in names:  # the summary last
                     os.replace(staging / n, out / n)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         emit(self.args, summary, f"{line}; wrote {out}")
         return 0
 

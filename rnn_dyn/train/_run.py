@@ -116,24 +116,25 @@ class Run:
             ValueError: If another live process holds it.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
-        for _ in range(3):
-            try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                self.check_unlocked()
-                self.lock_path.unlink(missing_ok=True)  # its process is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(me)
-            break
-        else:
-            raise ValueError(f"cannot take the lock {self.lock_path}")
-        try:
-            with pending(self.lock_path):  # removed on Ctrl-C too
-                yield
-        finally:
-            self.lock_path.unlink(missing_ok=True)
+        with contextlib.ExitStack() as stack:
+            for _ in range(3):
+                try:  # removed on Ctrl-C too (`rnn_dyn._io.pending`)
+                    stack.enter_context(pending(self._take_lock))
+                    break
+                except FileExistsError:
+                    self.check_unlocked()
+                    self.lock_path.unlink(missing_ok=True)  # its process is gone
+            else:
+                raise ValueError(f"cannot take the lock {self.lock_path}")
+            stack.callback(self.lock_path.unlink, missing_ok=True)
+            yield
+
+    def _take_lock(self) -> Path:
+        """Create ``.lock`` naming this process; FileExistsError if it exists."""
+        fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+        return self.lock_path
 
     def check_unlocked(self) -> None:
         """Raise ValueError if a live process holds this run's lock.
