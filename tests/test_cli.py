@@ -300,6 +300,7 @@ def test_lyapunov_of_a_saved_model_with_nan_weights_exits_2(tmp_path, capsys):
     )
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_a_run_directory_as_params_analyses_the_trained_model(tmp_path, capsys):
     """``--params RUN`` takes the model from config.json and θ from params.npz."""
     config = small_config(hidden=5, seq_len=10, n_train=40, n_val=20, lr=1e-3, epochs=1)
@@ -371,6 +372,7 @@ def test_entropy_bad_flags(capsys, tmp_path):
         assert len(err.strip().splitlines()) == 1 and message in err
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_smoothness_cli_on_a_saved_model(tmp_path):
     # A saved linear model: ‖A_t‖₂ = ‖a‖₂ everywhere, so the report's state
     # Lipschitz constant and regime are known exactly.
@@ -517,6 +519,7 @@ def _train_args(out, epochs):
     ]
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
     # The three runs compile the same kernels: share them through JAX's
     # persistent cache (the same executables, so the same numbers).
@@ -581,6 +584,7 @@ def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
     assert after == before
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_cli_trains_a_language_model_and_draws_its_orbits(tmp_path, capsys):
     root = write_corpus(tmp_path / "c", splits=("valid", "test"), bom=True)
     out = tmp_path / "run"
@@ -682,6 +686,7 @@ def _wait_for(path, proc, seconds=240):
     assert proc.poll() is None and path.exists(), f"{path} never appeared"
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_two_writers_of_one_run_dir_the_second_is_refused(tmp_path, capsys):
     """A runs into RUN; B, started meanwhile, is refused and changes nothing;
     Ctrl-C ends A at once (130), leaving a run that resumes."""
@@ -721,6 +726,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
         fit(small_config(epochs=2), tmp_path, resume=True)
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_interrupting_a_long_simulation_keeps_the_previous_outputs(tmp_path):
     out = tmp_path / "sim"
     first = run_cli("simulate", "--steps", "300", "--out", str(out))
@@ -743,6 +749,7 @@ def test_interrupting_a_long_simulation_keeps_the_previous_outputs(tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow  # child processes that compile: the slow tier
 def test_a_diverging_run_is_reported_in_strict_json(tmp_path):
     args = [
         "train",
