@@ -7,8 +7,13 @@ nbmake cannot, so their items are marked here by file name.
 
 import pytest
 
-# Notebooks whose run trains models for minutes: the slow tier executes them.
-SLOW_NOTEBOOKS = {"05_training_attractors.ipynb"}
+# Notebooks whose run takes minutes (training, Theorem 1 measurements): the
+# slow tier executes them.
+SLOW_NOTEBOOKS = {
+    "03_smoothness.ipynb",
+    "05_training_attractors.ipynb",
+    "06_language_model.ipynb",
+}
 
 
 def pytest_collection_modifyitems(items):

@@ -36,7 +36,7 @@ from jax.scipy.special import digamma
 from jaxtyping import Array, Float, Int
 
 from ._types import Inputs, Params
-from ._validate import check_ensemble_args, check_samples
+from ._validate import check_ensemble_args, check_samples, promote
 from .models._base import Model
 
 
@@ -230,6 +230,7 @@ def ensemble_entropy(
             ``model``, or ``k``, ``tol`` or ``chunk_size`` is invalid.
     """
     check_ensemble_args(model, params, x0s, us, k=k, tol=tol, chunk_size=chunk_size)
+    params, x0s, us = promote(params, x0s, us)
     H, log_det_mean, lipschitz, num_nonfinite = _ensemble_entropy(
         model, params, jnp.asarray(x0s), jnp.asarray(us), k, chunk_size
     )

@@ -30,7 +30,7 @@ from jaxtyping import Array, ArrayLike, Complex, Float, Int
 
 from ._simulate import _rollout
 from ._types import Params
-from ._validate import check_params, check_state
+from ._validate import check_params, check_state, promote
 from .models._base import Model, params_dtype
 
 _MAX_HALVINGS = 30  # line search down to α = 2⁻²⁹ before a start gives up
@@ -143,14 +143,13 @@ def fixed_points(
         raise ValueError(f"x_inits must have shape (b, {n}) with b >= 1, got {shape}")
     period = _positive_int(period, "period")
     max_iter = _positive_int(max_iter, "max_iter")
+    params, u, x_inits = promote(params, jnp.asarray(u), jnp.asarray(x_inits))
     dtype = params_dtype(params)
     eps = float(jnp.finfo(dtype).eps)
     tol = _positive(tol, eps**0.5, "tol")
     dedup_tol = _positive(dedup_tol, eps**0.25, "dedup_tol")
     hyperbolic_tol = _positive(hyperbolic_tol, eps**0.5, "hyperbolic_tol")
 
-    u = jnp.asarray(u, dtype)
-    x_inits = jnp.asarray(x_inits, dtype)
     orbits, jacs = jax.device_get(
         _newton(
             model,

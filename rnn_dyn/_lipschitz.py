@@ -24,8 +24,9 @@ from ._simulate import _rollout
 from ._types import Inputs, Params, State
 from ._validate import (
     check_cost_smoothness_args,
-    check_params,
+    check_points,
     check_trajectory_lipschitz_args,
+    promote,
 )
 from .models._base import Model
 
@@ -176,7 +177,8 @@ def jacobian_norms(
     Returns:
         A `JacobianNorms` of per-point norms, each of shape `(b,)`.
     """
-    check_params(model, params)
+    check_points(model, params, xs, us)
+    params, xs, us = promote(params, xs, us)
     return _jacobian_norms(model, params, xs, us, key, num_iters, tol)
 
 
@@ -229,6 +231,7 @@ def trajectory_lipschitz(
         A `PowerIterationResult`; ``sigma`` is the constant.
     """
     check_trajectory_lipschitz_args(model, params, x0, us, wrt=wrt)
+    params, x0, us = promote(params, x0, us)
     return _trajectory_lipschitz(model, params, x0, us, key, wrt, num_iters, tol)
 
 
@@ -313,8 +316,9 @@ def cost_smoothness(
         ValueError: For empty or too long ``lengths``, ``radius ≤ 0``, or bad shapes.
     """
     loss_fn = check_cost_smoothness_args(
-        model, params, x0, us, lengths=lengths, radius=radius, loss=loss
+        model, params, x0, us, ys, lengths=lengths, radius=radius, loss=loss
     )
+    params, x0, us, ys = promote(params, x0, us, ys)
     return _cost_smoothness(
         model,
         params,
@@ -506,7 +510,8 @@ def jacobian_lipschitz(
     Returns:
         ``(lip_df, lip_dg)``, each of shape `(b,)`.
     """
-    check_params(model, params)
+    check_points(model, params, xs, us)
+    params, xs, us = promote(params, xs, us)
     return _jacobian_lipschitz(model, params, xs, us, key, num_iters, alternations)
 
 

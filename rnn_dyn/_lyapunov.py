@@ -381,6 +381,7 @@ def classify_attractor(
     )
     x0 = jnp.asarray(x0)
     u = jnp.zeros((model.input_size,), x0.dtype) if u is None else jnp.asarray(u)
+    params, x0, u = promote(params, x0, u)
     us = jnp.broadcast_to(u, (burn_in + n_steps, model.input_size))
     gaps, norms = _recurrence(model, params, x0, us, burn_in, max_period)
     gaps, norms = np.asarray(gaps), np.asarray(norms)

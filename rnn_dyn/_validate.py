@@ -9,6 +9,7 @@ The checks raise ``ValueError`` naming the expected and the actual value.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,6 +48,32 @@ def like_params(grad: Params, params: Params) -> Params:
     return jax.tree_util.tree_map(
         lambda g, p: g.astype(jnp.result_type(p)), grad, params
     )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this host can still give (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_host_memory(n_values: int, dtype: Any, what: str = "the results") -> None:
+    """Refuse up front a request whose ``n_values`` values cannot fit in memory."""
+    need = n_values * np.dtype(dtype).itemsize
+    free = available_memory()
+    if free is not None and need > free:
+        raise ValueError(
+            f"{what} need {need / 2**30:.1f} GiB of memory and {free / 2**30:.1f} "
+            "GiB is available: ask for fewer points"
+        )
 
 
 def _shape(a: object) -> tuple[int, ...]:
@@ -140,6 +167,17 @@ def check_cost_args(
 # --- Lipschitz constants and Theorem 1 -------------------------------------
 
 
+def check_points(model: Model, params: Params, xs: object, us: object) -> None:
+    """Check a batch of points: states ``xs`` `(b, n)`, inputs ``us`` `(b, m)`."""
+    check_params(model, params)
+    n, m = model.state_size, model.input_size
+    b = _shape(xs)[0] if _shape(xs) else 0
+    if _shape(xs) != (b, n) or b < 1:
+        raise ValueError(f"xs must have shape (b, {n}) with b >= 1, got {_shape(xs)}")
+    if _shape(us) != (b, m):
+        raise ValueError(f"us must have shape ({b}, {m}) to match xs, got {_shape(us)}")
+
+
 def check_trajectory_lipschitz_args(
     model: Model, params: Params, x0: object, us: object, *, wrt: str
 ) -> None:
@@ -154,12 +192,16 @@ def check_cost_smoothness_args(
     params: Params,
     x0: object,
     us: object,
+    ys: object | None,
     *,
     lengths: tuple[int, ...],
     radius: float,
     loss: str,
 ) -> LossFn:
-    """Check the arguments of `cost_smoothness`; return the step loss."""
+    """Check the arguments of `cost_smoothness`; return the step loss.
+
+    ``ys`` None skips the targets (`measure_smoothness` makes its own).
+    """
     n_max = check_trajectory_args(model, params, x0, us)
     if not lengths or min(lengths) < 1 or max(lengths) > n_max:
         raise ValueError(
@@ -167,7 +209,12 @@ def check_cost_smoothness_args(
         )
     if not radius > 0:
         raise ValueError(f"radius must be positive, got {radius}")
-    return resolve_loss(loss, model.output_size)[0]
+    loss_fn, target_shape = resolve_loss(loss, model.output_size)
+    if ys is not None and _shape(ys) != (n_max, *target_shape):
+        raise ValueError(
+            f"targets ys must have shape {(n_max, *target_shape)}, got {_shape(ys)}"
+        )
+    return loss_fn
 
 
 def check_smoothness_lengths(lengths: Iterable[int]) -> tuple[int, ...]:

@@ -17,8 +17,10 @@ in chaotic regions) are kept as NaN/inf.
 
 from __future__ import annotations
 
+import dataclasses
 import functools as ft
 import itertools
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +36,7 @@ from jaxtyping import Array, ArrayLike, Float
 from ._losses import LossFn
 from ._simulate import _rollout, check_cost_args
 from ._types import Inputs, Key, Params, State, Targets
-from ._validate import check_params
+from ._validate import check_host_memory, check_params, promote
 from .models._base import Model
 
 
@@ -72,6 +74,42 @@ class Landscape(NamedTuple):
     subspace: Affine
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """Every combination of the values of k axes, as `evaluate`'s coordinates.
+
+    Its points are made chunk by chunk (``grid[start:stop]``, row-major: the
+    last axis varies fastest), so a grid's host memory is that of its results,
+    not that of its `(b, k)` coordinates.
+
+    Attributes:
+        axes: The coordinate values along each axis, 1-D arrays.
+
+    Raises:
+        ValueError: If an axis is not 1-D.
+    """
+
+    axes: tuple[ArrayLike, ...]
+
+    def __post_init__(self) -> None:  # noqa: D105
+        axes = tuple(np.asarray(a) for a in self.axes)
+        if any(a.ndim != 1 for a in axes):
+            shapes = [a.shape for a in axes]
+            raise ValueError(f"grid axes must be 1-D, got shapes {shapes}")
+        object.__setattr__(self, "axes", axes)
+
+    def __len__(self) -> int:
+        """The number of points, the product of the axes' sizes."""
+        return math.prod(a.size for a in self.axes)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        """The points ``rows`` (a slice) of the grid, shape `(len(rows), k)`."""
+        span = range(len(self))[rows]
+        flat = np.arange(span.start, span.stop, span.step)
+        index = np.unravel_index(flat, [a.size for a in self.axes])
+        return np.stack([a[i] for a, i in zip(self.axes, index, strict=True)], -1)
 
 
 class Evaluation(NamedTuple):
@@ -255,7 +293,7 @@ def _compile(kernel: Any, avals: Any) -> Any:
 def evaluate(
     model: Model,
     subspace: Affine,
-    coords: Float[ArrayLike, "b k"],
+    coords: Float[ArrayLike, "b k"] | Grid,
     x0: State,
     us: Inputs,
     ys: Targets,
@@ -272,7 +310,8 @@ def evaluate(
     Args:
         model: The model.
         subspace: The `Affine` subspace the coordinates refer to.
-        coords: Coordinates, shape `(b, k)`.
+        coords: Coordinates, shape `(b, k)`, or a `Grid` of b points (made
+            chunk by chunk).
         x0: Initial state, shape `(n,)`, shared by every point.
         us: Inputs, shape `(N, m)`, shared by every point.
         ys: Targets of the cost, shape `(N, p)` (or `(N,)` classes).
@@ -292,41 +331,45 @@ def evaluate(
         (None when ``steady_steps`` is 0), and the compile and run times.
 
     Raises:
-        ValueError: If a shape or size does not fit.
+        ValueError: If a shape or size does not fit, or the results would not
+            fit in the host's free memory.
     """
     origin = subspace.origin
     loss_fn = check_cost_args(
         model, origin, x0, us, ys, loss=loss, burn_in=burn_in, last_only=False
     )
     n_steps = us.shape[0]
-    check_params(model, point(subspace, jnp.zeros(_num_directions(subspace))))
-    coords = np.asarray(coords)
-    if coords.ndim != 2 or coords.shape[1] != _num_directions(subspace):
-        raise ValueError(
-            f"coords must have shape (b, {_num_directions(subspace)}), "
-            f"got {coords.shape}"
-        )
+    k = _num_directions(subspace)
+    check_params(model, point(subspace, jnp.zeros(k)))
+    if not isinstance(coords, Grid):
+        coords = np.asarray(coords)
+        if coords.ndim != 2 or coords.shape[1] != k:
+            raise ValueError(f"coords must have shape (b, {k}), got {coords.shape}")
+    elif len(coords.axes) != k:
+        n_axes = len(coords.axes)
+        raise ValueError(f"a Grid of this subspace has {k} axes, got {n_axes}")
+    subspace, x0, us, ys = promote(subspace, x0, us, ys)
     if not 0 <= steady_steps <= n_steps:
         raise ValueError(f"steady_steps must be in [0, {n_steps}], got {steady_steps}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    dtype = ravel_pytree(subspace.origin)[0].dtype
+    total = len(coords)
+    check_host_memory(total * (1 + steady_steps * model.output_size), dtype)
     mesh = _mesh(devices)
     n_dev = mesh.devices.size
-    total = coords.shape[0]
     chunk = -(-min(chunk_size, max(total, 1)) // n_dev) * n_dev
     kernel = _kernel(model, loss_fn, burn_in, steady_steps, mesh)
-    dtype = ravel_pytree(origin)[0].dtype
     losses = np.empty((total,), dtype)
     steady = (
         np.empty((total, steady_steps, model.output_size), dtype)
         if steady_steps
         else None
     )
-    coords = coords.astype(dtype)
     start_time = time.perf_counter()
     avals = jax.tree_util.tree_map(
         lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
-        (np.zeros((chunk, coords.shape[1]), dtype), subspace, x0, us, ys),
+        (np.zeros((chunk, _num_directions(subspace)), dtype), subspace, x0, us, ys),
     )
     compiled = _compile(kernel, avals)
     compile_seconds = time.perf_counter() - start_time
@@ -334,7 +377,7 @@ def evaluate(
     bar = _progress_bar(total, progress)
     try:
         for start in range(0, total, chunk):
-            block = coords[start : start + chunk]
+            block = np.asarray(coords[start : start + chunk], dtype)
             n_valid = block.shape[0]
             if n_valid < chunk:  # pad with copies of the last point; dropped below
                 pad = np.repeat(block[-1:], chunk - n_valid, axis=0)
@@ -436,9 +479,9 @@ def grid_2d(
         ``(s1[i], s2[j])``).
     """
     subspace = plane_subspace(theta_o, theta_a, theta_b)
-    s1, s2 = np.asarray(s1), np.asarray(s2)
-    mesh = np.stack(np.meshgrid(s1, s2, indexing="ij"), axis=-1).reshape(-1, 2)
-    ev = evaluate(model, subspace, mesh, x0, us, ys, **kwargs)
+    grid = Grid((s1, s2))
+    ev = evaluate(model, subspace, grid, x0, us, ys, **kwargs)
+    s1, s2 = grid.axes
     shape = (s1.size, s2.size)
     steady = (
         None

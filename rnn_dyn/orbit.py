@@ -29,7 +29,7 @@ from jaxtyping import Array, Float
 from ._io import save_npz
 from ._simulate import _rollout
 from ._types import Params
-from ._validate import check_params
+from ._validate import check_params, promote
 from .models._base import Model
 from .models.language import LanguageModel, LanguageModelParams
 
@@ -63,14 +63,14 @@ def orbit_outputs(
     check_params(model, params)
     if not 0 <= burn_in < steps:
         raise ValueError(f"need 0 <= burn_in < steps, got {burn_in} and {steps}")
-    if inputs.ndim != 2 or inputs.shape[1] != model.input_size:
-        raise ValueError(
-            f"inputs must have shape (k, {model.input_size}), got {inputs.shape}"
-        )
-    if inits.ndim != 2 or inits.shape[1] != model.state_size:
-        raise ValueError(
-            f"inits must have shape (i, {model.state_size}), got {inits.shape}"
-        )
+    for name, a, dim, size in (
+        ("inputs", inputs, "k", model.input_size),
+        ("inits", inits, "i", model.state_size),
+    ):
+        shape = np.shape(a)
+        if len(shape) != 2 or shape[1] != size:
+            raise ValueError(f"{name} must have shape ({dim}, {size}), got {shape}")
+    params, inputs, inits = promote(params, inputs, inits)
     return _orbits(model, params, inputs, inits, steps, burn_in)
 
 

@@ -60,6 +60,7 @@ from ._validate import (
     check_cost_smoothness_args,
     check_finite_params,
     check_smoothness_lengths,
+    promote,
 )
 from .models._base import Model
 
@@ -361,8 +362,9 @@ def measure_smoothness(
     lengths = check_smoothness_lengths(lengths)
     check_finite_params(params)
     check_cost_smoothness_args(
-        model, params, x0, us, lengths=lengths, radius=radius, loss="mse"
+        model, params, x0, us, None, lengths=lengths, radius=radius, loss="mse"
     )
+    params, x0, us = promote(params, x0, us)
     k_norm, k_dnorm, k_cost = jax.random.split(key, 3)
     # The arguments are checked: run the kernels of simulate, jacobian_norms,
     # jacobian_lipschitz and cost_smoothness, at those functions' defaults.

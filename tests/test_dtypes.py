@@ -108,3 +108,68 @@ def test_mixed_dtypes_compute_in_the_widest_and_forward_equals_reverse(model_fn)
     spec = rd.lyapunov_spectrum(model, params, x0, us, key=jax.random.key(3))
     ref_spec = rd.lyapunov_spectrum(model, wide, x0, us, key=jax.random.key(3))
     np.testing.assert_array_equal(spec.exponents, ref_spec.exponents)
+
+
+# The rest of the public API under the same rule: each function of float32
+# params and float64 states/inputs gives exactly what it gives with the
+# params cast to float64 first (the cast is exact), in float64.
+
+_RNN = rd.models.rnn(2, 3, readout=1)
+_N = _RNN.state_size
+_KEY = jax.random.key(3)
+_US = jax.random.normal(jax.random.key(1), (12, 2), jnp.float64)
+_YS = jax.random.normal(jax.random.key(2), (12, 1), jnp.float64)
+_XS = 0.3 * jax.random.normal(jax.random.key(4), (6, _N), jnp.float64)
+_S = jnp.linspace(0.0, 1.0, 3)
+
+WHOLE_API = {
+    "jacobian_norms": lambda p: rd.jacobian_norms(_RNN, p, _XS, _US[:6], key=_KEY),
+    "trajectory_lipschitz": lambda p: rd.trajectory_lipschitz(
+        _RNN, p, _XS[0], _US, key=_KEY
+    ),
+    "cost_smoothness": lambda p: rd.cost_smoothness(
+        _RNN, p, _XS[0], _US, _YS, lengths=(4, 12), radius=0.1, num_samples=2, key=_KEY
+    ),
+    "jacobian_lipschitz": lambda p: rd.jacobian_lipschitz(
+        _RNN, p, _XS, _US[:6], key=_KEY
+    ),
+    "ensemble_entropy": lambda p: rd.ensemble_entropy(_RNN, p, _XS, _US[:3], k=2),
+    "fixed_points": lambda p: rd.fixed_points(_RNN, p, _US[0], _XS),
+    "classify_attractor": lambda p: rd.classify_attractor(
+        _RNN, p, _XS[0], _US[0], n_steps=100, burn_in=100, max_period=8, key=_KEY
+    ),
+    "largest_lyapunov_exponent": lambda p: rd.largest_lyapunov_exponent(
+        _RNN, p, _XS[0], _US, key=_KEY
+    ),
+    "line": lambda p: rd.landscape.line(_RNN, p, p, _XS[0], _US, _YS, _S).loss,
+    "grid_2d": lambda p: (
+        rd.landscape.grid_2d(_RNN, p, p, p, _XS[0], _US, _YS, _S, _S).loss
+    ),
+    "measure_smoothness": lambda p: rd.smoothness.measure_smoothness(
+        _RNN, p, _XS[0], _US, lengths=(4, 8, 12), radius=0.1, num_samples=2, key=_KEY
+    ),
+    "orbit_outputs": lambda p: rd.orbit.orbit_outputs(
+        _RNN, p, _US[:2], _XS[:2], steps=10, burn_in=5
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE_API))
+def test_whole_api_computes_mixed_dtypes_in_the_widest(name):
+    fn = WHOLE_API[name]
+    narrow = _RNN.init(jax.random.key(0), dtype=jnp.float32)
+    wide = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), narrow)
+    got = jax.tree_util.tree_leaves(fn(narrow))
+    ref = jax.tree_util.tree_leaves(fn(wide))
+    assert len(got) == len(ref)
+    floats = 0
+    for g, r in zip(got, ref, strict=True):
+        if isinstance(r, str):
+            assert g == r
+            continue
+        g, r = np.asarray(g), np.asarray(r)
+        if np.issubdtype(r.dtype, np.inexact):
+            floats += 1
+            assert g.dtype == r.dtype and g.dtype.itemsize >= 8, name
+        np.testing.assert_array_equal(g, r)
+    assert floats

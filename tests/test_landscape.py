@@ -11,6 +11,7 @@ import pytest
 from helpers import chaotic, random_problem
 
 import rnn_dyn as rd
+import rnn_dyn._validate as validate
 from rnn_dyn import landscape as ls
 from rnn_dyn._io import load_params, save_params
 
@@ -126,6 +127,40 @@ def test_evaluate_rejects_bad_coords(getkey, no_typecheck):
         ls.evaluate(model, sub, np.zeros((4, 2)), x0, us, ys)
     with pytest.raises(ValueError, match="steady_steps must be in"):
         ls.evaluate(model, sub, np.zeros((4, 1)), x0, us, ys, steady_steps=11)
+
+
+def test_grid_points_are_the_row_major_mesh_made_chunk_by_chunk(getkey):
+    axes = (np.linspace(-1, 1, 4), np.array([0.0, 2.0]), np.arange(3.0))
+    grid = ls.Grid(axes)
+    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    assert len(grid) == 24
+    np.testing.assert_array_equal(grid[:], mesh)
+    np.testing.assert_array_equal(grid[5:11], mesh[5:11])
+    np.testing.assert_array_equal(grid[20:99], mesh[20:])
+    # a plane from a Grid, in chunks of 5, is the plane from its dense mesh
+    model, theta, x0 = chaotic()
+    us = jnp.zeros((10, 0))
+    ys = rd.simulate(model, theta, x0, us).outputs
+    sub = ls.plane_subspace(_zeros(theta), theta, ls.random_direction(getkey(), theta))
+    plane = np.stack(np.meshgrid(*axes[:2], indexing="ij"), axis=-1).reshape(-1, 2)
+    dense = ls.evaluate(model, sub, plane, x0, us, ys)
+    lazy = ls.evaluate(model, sub, ls.Grid(axes[:2]), x0, us, ys, chunk_size=5)
+    np.testing.assert_array_equal(lazy.loss, dense.loss)
+    with pytest.raises(ValueError, match="grid axes must be 1-D"):
+        ls.Grid((np.zeros((2, 2)),))
+    with pytest.raises(ValueError, match="has 2 axes, got 3"):
+        ls.evaluate(model, sub, grid, x0, us, ys)
+
+
+def test_a_grid_whose_results_cannot_fit_is_refused_before_any_work(monkeypatch):
+    model, theta, x0 = chaotic()
+    us = jnp.zeros((10, 0))
+    ys = rd.simulate(model, theta, x0, us).outputs
+    monkeypatch.setattr(validate, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(ls, "_compile", None)  # would fail if reached
+    s = np.linspace(0, 1, 2**14)
+    with pytest.raises(ValueError, match=r"need 2\.0 GiB of memory and 1\.0 GiB"):
+        ls.grid_2d(model, _zeros(theta), theta, theta, x0, us, ys, s, s)
 
 
 def test_coordinates_and_local_minima_known_answers():

@@ -200,6 +200,7 @@ def fit(
     """
     data = make_data(config, corpus)
     model = make_model(config, data)
+    dtype = param_dtype(model)
     n_seeds = len(config.seeds)
     step = _over_seeds(make_train_step(config, model, data), n_seeds)
     evaluate = make_evaluate(config, model, data)
@@ -248,7 +249,7 @@ def fit(
                     for s in config.seeds
                 ]
             )
-            lr_array = jnp.asarray(lr, param_dtype(model))
+            lr_array = jnp.asarray(lr, dtype)
             params, x0, opt_state, metrics = step(
                 state.params, state.x0, state.opt_state, lr_array, keys
             )

@@ -21,7 +21,7 @@ from .. import tasks as tasks_module
 from .._losses import resolve_loss
 from .._optim import optimizer, set_lr, update
 from .._simulate import _cost, _rollout
-from ..models._base import Model, Stabilizable, prepared
+from ..models._base import Model, Stabilizable, param_shapes, params_dtype, prepared
 from ..tasks.wikitext import streams, windows
 from . import _lm
 from ._config import TrainConfig
@@ -134,8 +134,7 @@ def stabilizer(model: Model, mode: str) -> str | None:
 
 def param_dtype(model: Any) -> Any:
     """The float dtype of ``model.init``'s parameters, without drawing them."""
-    shapes = jax.eval_shape(model.init, jax.random.key(0))
-    return jax.tree_util.tree_leaves(shapes)[0].dtype
+    return params_dtype(param_shapes(model))
 
 
 def sequence_arrays(task: tasks_module.Task, split: str, dtype: Any) -> tuple:
