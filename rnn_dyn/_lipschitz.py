@@ -396,10 +396,23 @@ def _cost_smoothness_at(
     first_n = jnp.arange(us.shape[0], dtype=n.dtype) < n
 
     def V(z):
-        """The cost of the first n steps: later steps are simulated, not counted."""
-        outputs = _rollout(model, *unravel(z), us).outputs
-        losses = jax.vmap(loss_fn)(outputs, ys)
-        return jnp.sum(jnp.where(first_n, losses, 0)) / n
+        """The cost of the first n steps: later steps are stepped, not counted.
+
+        A step from n on sees the zero state instead of x_t, so a tail that
+        overflows (a chaotic model over n_max steps) cannot leak NaN into
+        the gradient of a finite V_n: ``0 * inf`` in its reverse pass would.
+        """
+        params, x0 = unravel(z)
+
+        def step(x, inputs):
+            counted, u, y = inputs
+            x = jnp.where(counted, x, jnp.zeros_like(x))
+            loss = jnp.where(counted, loss_fn(model.g(params, x, u), y), 0)
+            return model.f(params, x, u), loss
+
+        step = jax.checkpoint(step, prevent_cse=False)  # as in simulate
+        _, losses = jax.lax.scan(step, x0, (first_n, us, ys))
+        return jnp.sum(losses) / n
 
     grad = jax.grad(V)
     hvp = lambda z, v: jax.jvp(grad, (z,), (v,))[1]

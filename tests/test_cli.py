@@ -573,6 +573,28 @@ def test_bad_train_flags_exit_2(args, message, capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
+@pytest.mark.filterwarnings("always")  # as outside pytest: printed, not raised
+def test_orbit_says_which_records_are_not_finite(tmp_path, capsys):
+    from rnn_dyn.orbit import append_orbit
+
+    record = np.linspace(0.0, 1.0, 24).reshape(6, 2, 1, 2)  # steps, inits, in, out
+    diverged = record.copy()
+    diverged[3:, :, :, 0] = np.inf  # 6 of output 0's 12 values
+    for epoch, outputs in enumerate((record, diverged, record)):
+        append_orbit(tmp_path / "orbit.npz", outputs, epoch)
+    assert main(["orbit", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("epochs 1"), err
+    assert "6 of 36 drawn values are non-finite" in err[0]
+    assert main(["orbit", str(tmp_path), "--output", "1"]) == 0
+    assert "non-finite" not in capsys.readouterr().err
+    nan = tmp_path / "nan"
+    nan.mkdir()
+    append_orbit(nan / "orbit.npz", np.full_like(record, np.nan), 0)
+    assert main(["orbit", str(nan)]) == 0
+    assert "every drawn value is non-finite" in capsys.readouterr().err
+
+
 def test_resume_of_a_corrupted_run_exits_2_and_leaves_it(tmp_path, capsys):
     fit(small_config(epochs=1), tmp_path)
     (tmp_path / "state.msgpack").write_bytes(b"not a state")

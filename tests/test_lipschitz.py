@@ -268,3 +268,35 @@ def test_cost_smoothness_ascent_reaches_the_dense_maximum_over_a_disc(getkey):
     hess_max = np.max(np.linalg.norm(jax.vmap(jax.hessian(V))(zs), 2, axis=(1, 2)))
     assert 0.99 * grad_max <= result.L_V[0] <= grad_max * (1 + 1e-3)
     assert 0.99 * hess_max <= result.L_V_grad[0] <= hess_max * (1 + 1e-3)
+
+
+def test_estimates_on_a_diverging_map_are_nan_and_do_not_leak_into_short_lengths():
+    # The logistic map at r = 5 leaves [0, 1] and overflows after ~10 steps.
+    model = rd.models.logistic(5.0)
+    params = model.init(jax.random.key(0))
+    x0, us, key = jnp.array([0.5]), jnp.zeros((200, 0)), jax.random.key(1)
+    xs = rd.simulate(model, params, x0, us).states
+    assert not np.all(np.isfinite(xs[-3:]))
+    norms = rd.jacobian_norms(model, params, xs[-3:], us[-3:], key=key)
+    assert np.all(np.isnan(norms.f_state)) and np.all(np.isnan(norms.f_joint))
+    assert np.all(
+        np.isnan(rd.jacobian_lipschitz(model, params, xs[-3:], us[:3], key=key)[0])
+    )
+    assert np.isnan(rd.trajectory_lipschitz(model, params, x0, us, key=key).sigma)
+    smooth = lambda lengths: rd.cost_smoothness(
+        model,
+        params,
+        x0,
+        us[: max(lengths)],
+        jnp.zeros((max(lengths), 1)),
+        lengths=lengths,
+        radius=0.01,
+        num_samples=2,
+        key=key,
+    )
+    both, alone = smooth((4, 200)), smooth((4,))
+    assert np.isnan(both.L_V[1]) and np.isnan(both.L_V_grad[1])
+    # V_4 is finite: the overflowing tail of the 200-step run must not reach it
+    np.testing.assert_allclose(both.L_V[0], alone.L_V[0], rtol=1e-10)
+    np.testing.assert_allclose(both.L_V_grad[0], alone.L_V_grad[0], rtol=1e-10)
+    assert np.isfinite(alone.L_V[0]) and alone.L_V[0] > 0

@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -637,6 +638,7 @@ def orbit(args: argparse.Namespace) -> int:
     if record.projections is not None and args.type != "transient":
         # A language model's record (Supp. Figs. 5-7): every projection
         # (rows) under every word and its feedback version (columns).
+        _warn_nonfinite(outputs, record.epochs[keep])
         fig = plotting.orbit_grid(
             record.epochs[keep],
             outputs,
@@ -647,9 +649,11 @@ def orbit(args: argparse.Namespace) -> int:
         )
     else:
         label = record.labels[args.input] if record.labels else f"input {args.input}"
+        outputs = outputs[:, :, args.input, args.output]
+        _warn_nonfinite(outputs, record.epochs[keep])
         fig = plotting.orbit_diagram(
             record.epochs[keep],
-            outputs[:, :, args.input, args.output],
+            outputs,
             kind=args.type,
             ylabel=f"output {args.output}",
             title=f"{name}: constant input {label}",
@@ -658,6 +662,25 @@ def orbit(args: argparse.Namespace) -> int:
     plotting.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
+
+
+def _warn_nonfinite(outputs: np.ndarray, epochs: np.ndarray) -> None:
+    """Say which epochs' records hold inf or NaN (a diverged model): not drawn."""
+    bad = ~np.isfinite(outputs.reshape(-1, epochs.size))
+    if not bad.any():
+        return
+    which = epochs[bad.any(axis=0)]
+    listed = ", ".join(map(str, which[:5])) + (", ..." if which.size > 5 else "")
+    what = (
+        "every drawn value is"
+        if bad.all()
+        else f"{int(bad.sum())} of {bad.size} drawn values are"
+    )
+    warnings.warn(
+        f"{what} non-finite (a diverged model) and left out of the figure; "
+        f"epochs {listed}",
+        stacklevel=2,
+    )
 
 
 def history(args: argparse.Namespace) -> int:
