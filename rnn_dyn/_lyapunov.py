@@ -29,8 +29,13 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._types import Input, Params
-from ._validate import check_attractor_args, check_lyapunov_args, promote
-from .models._base import Model
+from ._validate import (
+    check_attractor_args,
+    check_lyapunov_args,
+    check_memory,
+    promote,
+)
+from .models._base import Model, params_dtype
 
 FLOAT32_WARN_STEPS = 10_000
 
@@ -61,18 +66,30 @@ class LyapunovSpectrum(NamedTuple):
 
 
 def _start(
-    model: Model, params: Any, x0: Any, us: Any, n_steps: int, burn_in: int
+    model: Model,
+    params: Any,
+    x0: Any,
+    us: Any,
+    n_steps: int,
+    burn_in: int,
+    per_step: int,
 ) -> tuple[Any, Array, Array, bool]:
     """Return params, the batch of x0, the inputs, and whether x0 is a batch.
 
     All in one float dtype (`rnn_dyn._validate.promote`).
 
     The inputs are ``us`` cut to burn_in + n_steps, or zeros without ``us``;
-    the arguments must have passed `check_lyapunov_args`.
+    the arguments must have passed `check_lyapunov_args`. A request whose
+    ``per_step`` values per orbit and step cannot fit in memory is refused.
     """
     x0s = jnp.asarray(x0)
     batched = x0s.ndim == 2
     x0s = x0s if batched else x0s[None]
+    n_values = (
+        x0s.shape[0] * n_steps * per_step + (burn_in + n_steps) * model.input_size
+    )
+    dtype = jnp.promote_types(x0s.dtype, params_dtype(params))
+    check_memory(n_values, dtype, "the local rates of every step", on_device=True)
     if us is None:
         us = jnp.zeros((burn_in + n_steps, model.input_size), x0s.dtype)
     else:
@@ -171,7 +188,9 @@ def lyapunov_spectrum(
     n_steps = check_lyapunov_args(
         model, params, x0, us, n_steps=n_steps, burn_in=burn_in, k=k
     )
-    params, x0s, us, batched = _start(model, params, x0, us, n_steps, burn_in)
+    # the rates, their running means and a finite flag, per step and orbit
+    per_step = 2 * k + 1
+    params, x0s, us, batched = _start(model, params, x0, us, n_steps, burn_in, per_step)
     _warn_float32(x0s.dtype, n_steps)
     result = _spectrum(model, params, x0s, us, burn_in, k, key, num_segments)
     return _unbatch(result, batched)
@@ -251,7 +270,7 @@ def largest_lyapunov_exponent(
     n_steps = check_lyapunov_args(
         model, params, x0, us, n_steps=n_steps, burn_in=burn_in, d0=d0
     )
-    params, x0s, us, batched = _start(model, params, x0, us, n_steps, burn_in)
+    params, x0s, us, batched = _start(model, params, x0, us, n_steps, burn_in, 3)
     _warn_float32(x0s.dtype, n_steps)
     key = jax.random.key(0) if key is None else key
     dirs = jax.random.normal(key, x0s.shape, x0s.dtype)

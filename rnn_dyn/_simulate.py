@@ -11,7 +11,7 @@ from jaxtyping import Array, Float
 
 from ._losses import LossFn
 from ._types import Inputs, Outputs, Params, State, States, Targets
-from ._validate import check_cost_args, check_trajectory_args, promote
+from ._validate import check_cost_args, check_memory, check_trajectory_args, promote
 from .models._base import Model
 
 
@@ -21,6 +21,12 @@ class Trajectory(NamedTuple):
     ``states[t]`` is x_t, the state *before* reading ``inputs[t]`` (so
     ``states[0]`` is x_0), and ``outputs[t] = g(x_t, u_t)``, exactly as in
     Eq. (1). Every module of rnn_dyn uses this convention.
+
+    The dtype rule, the same for every public function of a model: params,
+    states, inputs and float targets are cast to the widest float dtype among
+    them (float32 params with a float64 ``x0`` compute in float64, and the
+    results are float64); integer class labels are left alone; gradients come
+    back in the dtype of the params, as from `jax.grad`.
 
     Attributes:
         states: x_0 ... x_{N-1}, shape `(N, n)`.
@@ -64,10 +70,16 @@ def simulate(model: Model, params: Params, x0: State, us: Inputs) -> Trajectory:
         ``xs, ys = simulate(...)``.
 
     Raises:
-        ValueError: If a shape of ``params``, ``x0`` or ``us`` does not fit ``model``.
+        ValueError: If a shape of ``params``, ``x0`` or ``us`` does not fit
+            ``model``, or the trajectory cannot fit in the free memory.
     """
-    check_trajectory_args(model, params, x0, us)
-    return _rollout(model, *promote(params, x0, us))
+    n_steps = check_trajectory_args(model, params, x0, us)
+    params, x0, us = promote(params, x0, us)
+    n_values = n_steps * (model.state_size + model.output_size)
+    check_memory(
+        n_values, x0.dtype, "the trajectory's states and outputs", on_device=True
+    )
+    return _rollout(model, params, x0, us)
 
 
 def step_weights(

@@ -50,8 +50,18 @@ def like_params(grad: Params, params: Params) -> Params:
     )
 
 
-def available_memory() -> int | None:
-    """Bytes of memory this host can still give (Linux's MemAvailable), or None."""
+def available_memory(on_device: bool) -> int | None:
+    """Bytes still free where results go, or None where that cannot be told.
+
+    ``on_device``: in the default device's memory (its ``memory_stats`` on a
+    GPU or TPU; the host's on CPU), else in the host's (Linux's MemAvailable).
+    """
+    device = jax.devices()[0]
+    if on_device and device.platform != "cpu":
+        stats = device.memory_stats() or {}
+        if "bytes_limit" not in stats:
+            return None
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -65,15 +75,24 @@ def available_memory() -> int | None:
         return None
 
 
-def check_host_memory(n_values: int, dtype: Any, what: str = "the results") -> None:
-    """Refuse up front a request whose ``n_values`` values cannot fit in memory."""
+def check_memory(n_values: int, dtype: Any, what: str, *, on_device: bool) -> None:
+    """Refuse up front a request whose ``n_values`` values cannot fit in memory.
+
+    Raises:
+        ValueError: Saying how much memory ``what`` needs and how much is free.
+    """
     need = n_values * np.dtype(dtype).itemsize
-    free = available_memory()
+    free = available_memory(on_device)
     if free is not None and need > free:
         raise ValueError(
-            f"{what} need {need / 2**30:.1f} GiB of memory and {free / 2**30:.1f} "
-            "GiB is available: ask for fewer points"
+            f"{what} need {_size(need)} of memory and {_size(free)} is free: "
+            "ask for fewer"
         )
+
+
+def _size(n_bytes: int) -> str:
+    unit = max(u for u in range(4) if n_bytes >= 1024**u or u == 0)
+    return f"{n_bytes / 1024**unit:.1f} {('B', 'KiB', 'MiB', 'GiB')[unit]}"
 
 
 def _shape(a: object) -> tuple[int, ...]:

@@ -36,7 +36,7 @@ from jaxtyping import Array, ArrayLike, Float
 from ._losses import LossFn
 from ._simulate import _rollout, check_cost_args
 from ._types import Inputs, Key, Params, State, Targets
-from ._validate import check_host_memory, check_params, promote
+from ._validate import check_memory, check_params, promote
 from .models._base import Model
 
 
@@ -355,7 +355,8 @@ def evaluate(
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     dtype = ravel_pytree(subspace.origin)[0].dtype
     total = len(coords)
-    check_host_memory(total * (1 + steady_steps * model.output_size), dtype)
+    n_values = total * (1 + steady_steps * model.output_size)
+    check_memory(n_values, dtype, "the grid's results", on_device=False)
     mesh = _mesh(devices)
     n_dev = mesh.devices.size
     chunk = -(-min(chunk_size, max(total, 1)) // n_dev) * n_dev

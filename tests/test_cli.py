@@ -49,6 +49,14 @@ def run_json(capsys, *args):
     return json.loads(captured.out)
 
 
+def snapshot(root):
+    """Every path under ``root`` with its bytes (None for a directory)."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
+
+
 def cli_error(capsys, argv):
     """Run ``main(argv)``, which must exit with status 2; return its stderr."""
     with pytest.raises(SystemExit) as exc:
@@ -473,13 +481,19 @@ def test_smoothness_bad_flags_exit_2(args, message, capsys, tmp_path):
         (["fixed-points", "--params", "/nonexistent.npz", "--model", "rnn"], "cannot"),
     ],
 )
-def test_bad_flags_exit_2_with_one_line(args, message, capsys, tmp_path):
+@pytest.mark.parametrize("existing", [False, True], ids=["new-out", "old-out"])
+def test_bad_flags_exit_2_with_one_line(args, message, existing, capsys, tmp_path):
     out = tmp_path / "x"
+    if existing:  # a previous run's outputs, which must stay as they are
+        out.mkdir()
+        (out / "summary.json").write_text('{"previous": true}')
+    before = snapshot(tmp_path)
     # Every command takes --out; an unknown one is given none.
     argv = [*args, "--out", str(out)] if args[0] != "frobnicate" else args
     err = cli_error(capsys, argv)
     assert len(err.strip().splitlines()) == 1 and message in err
-    assert not out.exists() or not any(out.iterdir())
+    assert "Traceback" not in err
+    assert snapshot(tmp_path) == before  # no --out created, nothing in it changed
 
 
 # --------------------------------------------------------------------------- #

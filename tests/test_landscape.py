@@ -156,10 +156,12 @@ def test_a_grid_whose_results_cannot_fit_is_refused_before_any_work(monkeypatch)
     model, theta, x0 = chaotic()
     us = jnp.zeros((10, 0))
     ys = rd.simulate(model, theta, x0, us).outputs
-    monkeypatch.setattr(validate, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(validate, "available_memory", lambda on_device: 2**30)
     monkeypatch.setattr(ls, "_compile", None)  # would fail if reached
     s = np.linspace(0, 1, 2**14)
-    with pytest.raises(ValueError, match=r"need 2\.0 GiB of memory and 1\.0 GiB"):
+    with pytest.raises(
+        ValueError, match=r"results need 2\.0 GiB of memory and 1\.0 GiB is free"
+    ):
         ls.grid_2d(model, _zeros(theta), theta, theta, x0, us, ys, s, s)
 
 

@@ -161,3 +161,21 @@ def test_simulate_reports_overflow_as_nonfinite():
     )
     assert not np.all(np.isfinite(states))
     assert np.isfinite(states[0, 0])
+
+
+def test_requests_that_cannot_fit_in_memory_are_refused_up_front(monkeypatch):
+    import rnn_dyn._validate as validate
+
+    model = rd.models.logistic(3.9)
+    params, x0 = model.init(jax.random.key(0)), jnp.array([0.3])
+    us = jnp.zeros((1000, 0))
+    # 1000 steps of one state and one output, float64: 16,000 bytes
+    monkeypatch.setattr(validate, "available_memory", lambda on_device: 15_999)
+    with pytest.raises(ValueError, match="need 15.6 KiB of memory and 15.6 KiB is"):
+        rd.simulate(model, params, x0, us)
+    with pytest.raises(ValueError, match="local rates of every step need"):
+        rd.lyapunov_spectrum(model, params, x0, n_steps=1000)
+    with pytest.raises(ValueError, match="local rates of every step need"):
+        rd.largest_lyapunov_exponent(model, params, x0, n_steps=1000)
+    monkeypatch.setattr(validate, "available_memory", lambda on_device: 16_000)
+    assert rd.simulate(model, params, x0, us).states.shape == (1000, 1)

@@ -30,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rnn-dyn`` command line; return the exit code.
 
     A bad argument (`UsageError`, or a `ValueError` from the library's checks)
-    is one line on stderr with exit code 2; Ctrl-C exits with 130.
+    is one line on stderr with exit code 2; a failure of the machine (a write
+    refused, a full disk, memory exhausted) is one line with exit code 1;
+    Ctrl-C exits with 130.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -43,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError) as err:
         print(f"rnn-dyn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as err:  # a write that failed, memory gone
+        what = "out of memory" if isinstance(err, MemoryError) else err
+        print(f"rnn-dyn {args.command}: error: {what}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"rnn-dyn {args.command}: interrupted", file=sys.stderr)
         return 130
