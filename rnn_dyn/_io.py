@@ -7,6 +7,8 @@ import json
 import os
 import tempfile
 import threading
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -102,6 +104,41 @@ def save_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
     return atomic_write(
         path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
     )
+
+
+def read_npz(path: str | os.PathLike[str], what: str) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``, read in full and checked.
+
+    ``what`` names the file in messages (``"params file"``, say).
+
+    Raises:
+        ValueError: One line saying what is wrong: missing, empty, not an
+            ``.npz``, truncated or corrupt, or holding object (pickled)
+            arrays, which are never loaded.
+    """
+    name = f"{what} {str(path)!r}"
+    try:
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"{name} is empty")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"{name} is not a whole .npz archive (a zip of .npy arrays): "
+                "truncated, or another kind of file"
+            )
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise ValueError(f"cannot read {name}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"cannot read {name}: it is a directory") from None
+    except OSError as err:
+        raise ValueError(f"cannot read {name}: {err.strerror or err}") from None
+    except ValueError as err:
+        if "pickle" in str(err):
+            err = ValueError(f"{name} holds object (pickled) arrays; expected numbers")
+        raise err from None
+    except (EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:
+        raise ValueError(f"{name} is truncated or corrupt ({err})") from None
 
 
 def _json_ready(obj: Any) -> Any:
@@ -200,11 +237,7 @@ def load_params(path: str | os.PathLike[str], like: Any) -> Any:
     """
     import jax
 
-    try:
-        with np.load(path) as data:
-            stored = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read params file {str(path)!r}: {err}") from None
+    stored = read_npz(path, "params file")
     leaves = []
     for name, leaf in _leaf_names(like):
         if name not in stored:
@@ -216,6 +249,11 @@ def load_params(path: str | os.PathLike[str], like: Any) -> Any:
             raise ValueError(
                 f"params file {str(path)!r}: {name} must have shape "
                 f"{tuple(leaf.shape)}, got {stored[name].shape}"
+            )
+        if not np.issubdtype(stored[name].dtype, np.number):
+            raise ValueError(
+                f"params file {str(path)!r}: {name} must hold numbers, got "
+                f"dtype {stored[name].dtype}"
             )
         leaves.append(stored[name].astype(leaf.dtype))
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), leaves)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._io import save_npz
+from ._io import read_npz, save_npz
 from ._simulate import _rollout
 from ._types import Params
 from ._validate import check_params, promote
@@ -106,8 +106,7 @@ def append_orbit(
     outputs = np.asarray(outputs)[..., None]
     epochs = np.asarray([epoch])
     if path.exists():
-        with np.load(path) as old:
-            stored = {k: old[k] for k in old.files}
+        stored = _read_records(path)
         if stored["outputs"].shape[:-1] != outputs.shape[:-1]:
             raise ValueError(
                 f"{path}: records of shape {stored['outputs'].shape[:-1]}, "
@@ -140,24 +139,29 @@ class OrbitRecord(NamedTuple):
     projections: tuple[str, ...] | None
 
 
-def read_orbit(path: str | os.PathLike[str]) -> OrbitRecord:
-    """Read an ``orbit.npz`` written by `append_orbit`.
-
-    Raises:
-        ValueError: If the file is missing, unreadable or lacks the records.
-    """
-    try:
-        with np.load(path) as data:
-            stored = {k: data[k] for k in data.files}
-        outputs, epochs = stored["outputs"], stored["epochs"]
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"cannot read {path}: {err}") from None
+def _read_records(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The arrays of an ``orbit.npz``, checked to hold one epoch per record."""
+    stored = read_npz(path, "orbit record")
+    if "outputs" not in stored or "epochs" not in stored:
+        raise ValueError(f"{path} is not an orbit record: it has {sorted(stored)}")
+    outputs, epochs = stored["outputs"], stored["epochs"]
     if outputs.ndim != 5 or epochs.shape != outputs.shape[-1:]:
         raise ValueError(
             f"{path}: outputs must have shape (steps, inits, inputs, outputs, "
             f"records) with one epoch per record, got {outputs.shape} and "
             f"{epochs.shape}"
         )
+    return stored
+
+
+def read_orbit(path: str | os.PathLike[str]) -> OrbitRecord:
+    """Read an ``orbit.npz`` written by `append_orbit`.
+
+    Raises:
+        ValueError: If the file is missing, unreadable or lacks the records.
+    """
+    stored = _read_records(path)
+    outputs, epochs = stored["outputs"], stored["epochs"]
     order = np.argsort(epochs, kind="stable")
     names = lambda key: tuple(str(v) for v in stored[key]) if key in stored else None
     return OrbitRecord(

@@ -7,6 +7,7 @@ each command wraps is tested in that module's own file.
 """
 
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -164,6 +165,66 @@ def test_unwritable_out_exits_2_and_writes_nothing(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "cannot write to output directory" in result.stderr
     assert blocker.read_text() == "not a directory"
+
+
+def test_a_full_disk_exits_1_with_one_line_and_keeps_the_previous_outputs(
+    tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    import rnn_dyn._io as io
+
+    argv = ["simulate", "--system", "logistic", "--steps", "20", "--out", str(tmp_path)]
+    assert main([*argv, "--burn-in", "0"]) == 0
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(io.os, "fsync", full)
+    assert main([*argv, "--burn-in", "5"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0], err
+    assert snapshot(tmp_path) == before
+
+
+def _npz_bytes(compressed=False, **arrays):
+    buffer = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _corrupt_deflate():
+    data = bytearray(_npz_bytes(True, w=np.random.default_rng(0).random((60, 60))))
+    data[2000:2400] = bytes(b ^ 0xFF for b in data[2000:2400])
+    return bytes(data)
+
+
+BROKEN_PARAMS = {
+    "empty": (b"", "is empty"),
+    "text": (b"weight_ih = 1\n", "not a whole .npz archive"),
+    "truncated": (_npz_bytes(w=np.ones((60, 60)))[:20_000], "not a whole .npz"),
+    "corrupt deflate data": (_corrupt_deflate(), "is truncated or corrupt"),
+    "pickled objects": (_npz_bytes(w=np.array([{}], object)), "object (pickled)"),
+    "other names": (_npz_bytes(w=np.ones(3)), "has no array '.weight_ih'"),
+    "a directory without a run": (None, "holds no run (no config.json)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_PARAMS))
+def test_every_kind_of_broken_params_file_is_one_line_and_exit_2(
+    kind, tmp_path, capsys
+):
+    data, message = BROKEN_PARAMS[kind]
+    path = tmp_path / "params.npz"
+    path.mkdir() if data is None else path.write_bytes(data)
+    before = snapshot(tmp_path)
+    out = tmp_path / "out"
+    argv = ["lyapunov", "--model", "rnn", "--params", str(path), "--out", str(out)]
+    err = cli_error(capsys, argv)
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert snapshot(tmp_path) == before
 
 
 # --------------------------------------------------------------------------- #

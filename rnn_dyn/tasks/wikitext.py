@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._io import read_npz
+
 SPLITS = ("train", "valid", "test")
 EOS = "<eos>"
 CACHE_NAME = ".rnn_dyn_corpus.npz"
@@ -98,11 +100,11 @@ def read_corpus(
     cached = path / CACHE_NAME
     if cache and cached.is_file():
         try:
-            with np.load(cached) as data:
-                if str(data["key"]) == key:
-                    words = tuple(str(w) for w in data["words"])
-                    return Corpus(words, {s: data[s] for s in splits}, path, key)
-        except (OSError, ValueError, KeyError, EOFError):
+            data = read_npz(cached, "corpus cache")
+            if str(data["key"]) == key:
+                words = tuple(str(w) for w in data["words"])
+                return Corpus(words, {s: data[s] for s in splits}, path, key)
+        except (ValueError, KeyError):
             pass  # a broken cache: encode again and rewrite it
     vocab: dict[str, int] = {}
     encoded = {}
