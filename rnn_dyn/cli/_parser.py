@@ -77,7 +77,7 @@ def _add_smoothness(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lengths", type=lengths, default=(10, 20, 50, 100, 200))
     p.add_argument("--radius", type=positive_float, default=0.1)
     p.add_argument("--samples", type=int_at_least(1), default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     _common_options(p, "results/smoothness")
 
 
@@ -132,8 +132,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gamma", type=positive_float, default=0.1)
     p.add_argument("--patience", type=int_at_least(1), default=7)
     p.add_argument("--factor", type=positive_float, default=0.1)
-    p.add_argument("--seeds", type=int_list, default=(0,), help="S1,S2,...")
-    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--seeds", type=seed_list, default=(0,), help="S1,S2,...")
+    p.add_argument("--data-seed", type=seed, default=0)
     p.add_argument("--n-train", type=int_at_least(2))
     p.add_argument("--n-val", type=int_at_least(1))
     p.add_argument("--learn-x0", action="store_true", help="learn the initial state")
@@ -325,7 +325,7 @@ def _system_options(p: argparse.ArgumentParser) -> None:
         type=floats,
         help="constant input u: one value for every input, or U1,U2,... (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    p.add_argument("--seed", type=seed, default=0, help="seed of random weights")
 
 
 def _model_options(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -363,7 +363,7 @@ def _landscape_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--s2-range", type=value_range, default=(-0.5, 0.5))
     p.add_argument("--seq-len", type=int_at_least(1), default=200)
     p.add_argument("--burn-in", type=int_at_least(0), default=100)
-    p.add_argument("--seed", type=int, default=0, help="seed of θ_random and inputs")
+    p.add_argument("--seed", type=seed, default=0, help="seed of θ_random and inputs")
     p.add_argument(
         "--distribution",
         choices=("uniform", "gaussian"),
@@ -391,8 +391,15 @@ def _check(ok: bool, expected: str, text: str) -> None:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
 
 
+# The largest count or size a flag takes (2^31 steps, units or samples hold
+# more than any machine's memory in every command), and the largest seed (a
+# 32-bit `jax.random.key` seed, which it takes in every mode).
+MAX_INT = 2**31 - 1
+MAX_SEED = 2**32 - 1
+
+
 def int_at_least(low: int) -> Callable[[str], int]:
-    """Return an argparse type accepting integers >= ``low``."""
+    """Return an argparse type accepting integers in [``low``, `MAX_INT`]."""
 
     def parse(text: str) -> int:
         value = _items(text, ",", int)
@@ -401,9 +408,22 @@ def int_at_least(low: int) -> Callable[[str], int]:
             f"an integer >= {low}",
             text,
         )
-        return value[0]  # type: ignore[index]
+        count: int = value[0]  # type: ignore[index]
+        _check(count <= MAX_INT, f"an integer <= {MAX_INT}", text)
+        return count
 
     return parse
+
+
+def seed(text: str) -> int:
+    """A PRNG seed: an integer in [0, `MAX_SEED`]."""
+    value = _items(text, ",", int)
+    _check(
+        value is not None and len(value) == 1 and 0 <= value[0] <= MAX_SEED,
+        f"an integer seed in [0, {MAX_SEED}]",
+        text,
+    )
+    return value[0]  # type: ignore[index]
 
 
 def _finite_float(text: str) -> float:
@@ -443,11 +463,22 @@ def floats(text: str) -> tuple[float, ...]:
 
 
 def int_list(text: str) -> tuple[int, ...]:
-    """Distinct integers >= 0 as N1,N2,...."""
-    values = _items(text, ",", int)
+    """Distinct integers in [0, `MAX_INT`] as N1,N2,...."""
+    values = _items(text, ",", int_at_least(0))
     _check(
-        bool(values) and len(set(values)) == len(values) and min(values) >= 0,
+        bool(values) and len(set(values)) == len(values),
         "distinct integers >= 0 as N1,N2,...",
+        text,
+    )
+    return values  # type: ignore[return-value]
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """Distinct seeds (integers in [0, `MAX_SEED`]) as S1,S2,...."""
+    values = _items(text, ",", seed)
+    _check(
+        bool(values) and len(set(values)) == len(values),
+        f"distinct integer seeds in [0, {MAX_SEED}] as S1,S2,...",
         text,
     )
     return values  # type: ignore[return-value]
