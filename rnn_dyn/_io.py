@@ -191,6 +191,20 @@ def check_out_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def check_out_file(path: str | os.PathLike[str]) -> Path:
+    """Check that a file can be written at ``path``; create nothing.
+
+    Raises:
+        ValueError: If ``path`` is a directory, or its directory is a file or
+            cannot be made or written to.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"cannot write to {str(path)!r}: it is a directory")
+    check_out_dir(path.parent)
+    return path
+
+
 def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
     """Create ``path`` if needed and check that it is writable.
 
@@ -250,9 +264,9 @@ def load_params(path: str | os.PathLike[str], like: Any) -> Any:
                 f"params file {str(path)!r}: {name} must have shape "
                 f"{tuple(leaf.shape)}, got {stored[name].shape}"
             )
-        if not np.issubdtype(stored[name].dtype, np.number):
+        if stored[name].dtype.kind not in "fiu":  # float, int or unsigned
             raise ValueError(
-                f"params file {str(path)!r}: {name} must hold numbers, got "
+                f"params file {str(path)!r}: {name} must hold real numbers, got "
                 f"dtype {stored[name].dtype}"
             )
         leaves.append(stored[name].astype(leaf.dtype))

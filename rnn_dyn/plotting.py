@@ -94,8 +94,9 @@ def _suptitle_left_out(fig: Figure, title: str | None, values: np.ndarray) -> No
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
-    """Save ``fig`` as PNG atomically and close it."""
+    """Save ``fig`` as PNG atomically (making its directory) and close it."""
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi)
     finally:

@@ -524,6 +524,11 @@ def test_smoothness_bad_flags_exit_2(args, message, capsys, tmp_path):
         (["simulate", "--seed", str(10**30)], "--seed: expected an integer seed"),
         (["lyapunov", "--seed", "-1"], "--seed: expected an integer seed in"),
         (["simulate", "--steps", str(2**31)], "--steps: expected an integer <="),
+        (["simulate", "--system", "logistic", "--r", "nan"], "--r: expected a finite"),
+        (["simulate", "--system", "henon", "--r", "3"], "--r is for logistic, not"),
+        (["simulate", "--model", "rnn", "--a", "1"], "--a is for henon, not rnn"),
+        (["smoothness", "--model", "rnn", "--variant", "printed"], "is for chaotic"),
+        (["lyapunov", "--system", "henon", "--model", "rnn"], "exclude each other"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["chaotic-lstm", "--line", "-5"], "--line: expected an integer >= 2"),
         (["chaotic-lstm", "--grid", "0"], "--grid: expected N or N1,N2"),
@@ -641,6 +646,15 @@ def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
         (["train", "symbols", "--seeds", "1,1"], "--seeds: expected distinct"),
         (["train", "symbols", "--seeds", str(2**40)], "--seeds: expected distinct"),
         (["train", "symbols", "--hidden", str(2**32)], "--hidden: expected an int"),
+        (["train", "sine", "--tied"], "--tied is for the lm task only"),
+        (["train", "sine", "--bptt", "5"], "--bptt is for the lm task only"),
+        (["train", "sine", "--milestones", "1"], "--milestones is for --schedule"),
+        (["train", "symbols", "--stabilize", "authors"], "--stabilize is for --model"),
+        (["train", "sine", "--clip", "inf"], "--clip: expected a finite number"),
+        (
+            ["train", "sine", "--orbit-steps", "10", "--orbit-burn-in", "10"],
+            "--orbit-burn-in must be in [0, --orbit-steps=10)",
+        ),
         (["train", "symbols", "--resume"], "cannot resume"),
         (["orbit", "/nonexistent"], "cannot read"),
         (["history", "/nonexistent"], "cannot read"),
@@ -746,7 +760,7 @@ VALID = ["--data", "{root}", "--train-split", "valid"]  # the corpus has no trai
             [*VALID, "--orbit-projections", "nope", "--orbit-every", "2"],
             "projection 'nope' is not",
         ),
-        ([*VALID, "--tied", "--embed", "3"], "tied weights need embed == hidden"),
+        ([*VALID, "--tied", "--embed", "3"], "--tied weights need --embed == --hidden"),
         ([*VALID, "--bptt", "1000"], "too short for bptt 1000"),
         ([*VALID, "--dropout", "1"], "expected a number in [0, 1)"),
     ],
@@ -925,6 +939,39 @@ def test_resume_refuses_fewer_epochs_a_bad_history_and_another_corpus(tmp_path):
     (root / "valid.txt").write_text(text.replace("cat", "cow"))  # same size
     with pytest.raises(ValueError, match="not the text the run started on"):
         fit(dataclasses.replace(config, epochs=2), tmp_path / "lm", resume=True)
+
+
+def test_edited_run_files_and_changed_flags_are_refused_untouched(tmp_path, capsys):
+    run = tmp_path / "run"
+    fit(small_config(epochs=1), run)
+    resume = ["train", "symbols", "--resume", "--epochs", "2", "--out", str(run)]
+    config = json.loads((run / "config.json").read_text())
+    cases = [  # (file, its new text or None to keep it, extra flags, message)
+        (None, None, ["--hidden", "5"], "--hidden 5 differs from the run's 8"),
+        (None, None, ["--lr", "0.5"], "--lr 0.5 differs from the run's 0.02"),
+        ("config.json", {**config, "hidden": 9}, [], "does not fit"),
+        ("config.json", {**config, "hidden": "four"}, [], "hidden must be int"),
+        ("config.json", {**config, "lr": None}, [], "lr must be float, got None"),
+        ("history.csv", "epoch,seed,train_loss\n1,0,0.3\n", [], "lacks the columns"),
+    ]
+    for name, text, flags, message in cases:
+        if name is not None:
+            text = json.dumps(text) if name.endswith(".json") else text
+            original = (run / name).read_text()
+            (run / name).write_text(text)
+        before = snapshot(run)
+        err = cli_error(capsys, [*resume, *flags])
+        assert len(err.strip().splitlines()) == 1 and message in err, err
+        assert snapshot(run) == before, message
+        if name == "history.csv":
+            assert message in cli_error(capsys, ["history", str(run)])
+        if name is not None:
+            (run / name).write_text(original)
+    # a lock naming no possible process is stale, not an OverflowError
+    (run / ".lock").write_text(
+        json.dumps({"pid": 10**30, "host": socket.gethostname()})
+    )
+    assert main(["history", str(run), "--out", str(tmp_path / "h.png")]) == 0
 
 
 def test_outputs_get_the_umask_mode_and_no_temporary_files(tmp_path):

@@ -618,6 +618,7 @@ def orbit(args: argparse.Namespace) -> int:
     from rnn_dyn.orbit import read_orbit
 
     record = read_orbit(Path(args.run) / "orbit.npz")
+    out = _figure_path(args, f"orbit_{args.type}.png")
     steps, n_init, n_inputs, n_outputs, _ = record.outputs.shape
     for name, value, size in (
         ("--input", args.input, n_inputs),
@@ -658,7 +659,6 @@ def orbit(args: argparse.Namespace) -> int:
             ylabel=f"output {args.output}",
             title=f"{name}: constant input {label}",
         )
-    out = _figure_path(args, f"orbit_{args.type}.png")
     plotting.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
@@ -691,8 +691,8 @@ def history(args: argparse.Namespace) -> int:
     rows = Run(args.run).history()
     if not rows:
         raise UsageError(f"{Path(args.run) / 'history.csv'} has no epochs yet")
-    fig = plotting.training_curves(rows, title=Path(args.run).name)
     out = _figure_path(args, "history.png")
+    fig = plotting.training_curves(rows, title=Path(args.run).name)
     plotting.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
@@ -703,7 +703,9 @@ def _figure_path(args: argparse.Namespace, default: str) -> Path:
     from rnn_dyn.train import Run
 
     if args.out:
-        return Path(args.out)
+        from rnn_dyn._io import check_out_file
+
+        return check_out_file(args.out)
     try:
         Run(args.run).check_unlocked()
     except ValueError as err:

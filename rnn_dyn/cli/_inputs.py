@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,39 @@ def setup_jax(args: argparse.Namespace) -> None:
         jax.config.update("jax_enable_x64", True)
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _given(args: argparse.Namespace) -> set[str]:
+    """The flags of the command set to something other than their default."""
+    from ._parser import build_parser
+
+    positional = [args.task] if args.command == "train" else []
+    defaults = vars(build_parser().parse_args([args.command, *positional]))
+    return {k for k, v in vars(args).items() if k in defaults and v != defaults[k]}
+
+
+# Flags of one built-in system alone.
+_SYSTEM_ONLY = {"r": "logistic", "a": "henon", "b": "henon", "variant": "chaotic-lstm"}
+
+
+def _check_system_flags(args: argparse.Namespace, target: str) -> None:
+    """Refuse a flag of one built-in system given for another system or model."""
+    for name in sorted(_given(args) & set(_SYSTEM_ONLY)):
+        if target != _SYSTEM_ONLY[name]:
+            raise UsageError(f"{_flag(name)} is for {_SYSTEM_ONLY[name]}, not {target}")
+
+
 def system_from_args(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     """Return ``(model, params, x0, name)``: ``--model`` if given, else ``--system``."""
     from ..examples import system
 
     if args.model is not None or args.params is not None:
+        if "system" in _given(args):
+            raise UsageError("--system and --model exclude each other: give one")
         return model_from_args(args)
+    _check_system_flags(args, args.system)
     model, params, x0 = system(
         args.system,
         variant=args.variant,
@@ -70,6 +98,7 @@ def model_from_args(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     from ..examples import chaotic_lstm, random_model
     from ..models._base import param_shapes, params_dtype
 
+    _check_system_flags(args, args.model or f"the run in {args.params}")
     if args.params is not None and Path(args.params).is_dir():
         return _model_from_run(args)
     if args.model == "chaotic-lstm":
@@ -137,10 +166,28 @@ def constant_input(
     return u, jnp.broadcast_to(u, (steps, m))
 
 
-LM_ONLY = ("data", "embed", "dropout", "max_tokens")
-# Flags that only shape the process (not the run) and flags read elsewhere.
-_NOT_CONFIG = {
-    "task",
+# Flags of the lm task alone; flags that act only under one schedule.
+LM_ONLY = (
+    "data",
+    "embed",
+    "dropout",
+    "max_tokens",
+    "train_split",
+    "bptt",
+    "tied",
+    "cache_corpus",
+    "orbit_words",
+    "orbit_projections",
+)
+_SCHEDULE_ONLY = {
+    "milestones": "multistep",
+    "gamma": "multistep",
+    "patience": "plateau",
+    "factor": "plateau",
+    "min_lr": "plateau",
+}
+# Flags that shape the process, not the run.
+_PROCESS = {
     "epochs",
     "resume",
     "cache_corpus",
@@ -149,10 +196,40 @@ _NOT_CONFIG = {
     "x64",
     "no_plot",
     "quiet",
-    "command",
-    "func",
-    "orbit_words",
 }
+
+
+def _as_flags(message: str) -> str:
+    """A `TrainConfig` message with its field names written as the flags."""
+    from ..train import TrainConfig
+
+    names = "|".join(f.name for f in dataclasses.fields(TrainConfig))
+    return re.sub(rf"\b({names})\b", lambda m: _flag(m.group(1)), message)
+
+
+def _resumed_config(args: argparse.Namespace, given: set[str]) -> Any:
+    """The saved config of the run in ``--out``, with the new ``--epochs``."""
+    from ..train import Run
+
+    try:
+        saved = Run(args.out).config()
+    except ValueError as err:
+        raise UsageError(f"cannot resume: {err}") from None
+    if saved.task != args.task:
+        raise UsageError(f"cannot resume: {args.out} is a {saved.task} run")
+    for name in sorted(given - _PROCESS):
+        value, was = getattr(args, name), getattr(saved, name)
+        if (tuple(value) if isinstance(value, list) else value) != was:
+            raise UsageError(
+                f"{_flag(name)} {_show(value)} differs from the run's {_show(was)}: "
+                f"--resume continues {args.out} as it started (only --epochs may "
+                "change)"
+            )
+    return dataclasses.replace(saved, epochs=args.epochs or saved.epochs)
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
 
 
 def train_config(args: argparse.Namespace) -> Any:
@@ -161,27 +238,30 @@ def train_config(args: argparse.Namespace) -> Any:
     Flags not given stay None, so `TrainConfig` fills them from the task's
     `rnn_dyn.train.TASK_DEFAULTS`, exactly as for a config built in Python.
     """
-    from ..train import Run, TrainConfig
+    from ..train import TrainConfig
 
+    given = _given(args)
     if args.resume:
-        try:
-            saved = Run(args.out).config()
-        except ValueError as err:
-            raise UsageError(f"cannot resume: {err}") from None
-        if saved.task != args.task:
-            raise UsageError(f"cannot resume: {args.out} is a {saved.task} run")
-        return dataclasses.replace(saved, epochs=args.epochs or saved.epochs)
+        return _resumed_config(args, given)
     lm = args.task == "lm"
     if lm and not args.data:
         raise UsageError("train lm needs --data DIR, a WikiText directory")
-    given = [f for f in LM_ONLY if getattr(args, f) is not None]
-    if not lm and given:
-        raise UsageError(f"--{given[0].replace('_', '-')} is for the lm task only")
+    lm_flags = [f for f in LM_ONLY if f in given]
+    if not lm and lm_flags:
+        raise UsageError(f"{_flag(lm_flags[0])} is for the lm task only")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in fields - _NOT_CONFIG}
-    return TrainConfig(
-        task=args.task,
-        epochs=args.epochs or 100,
-        orbit_words=args.orbit_words or (),
-        **values,
-    )
+    values = {k: v for k, v in vars(args).items() if k in fields - _PROCESS - {"task"}}
+    values["orbit_words"] = args.orbit_words or ()
+    try:
+        config = TrainConfig(task=args.task, epochs=args.epochs or 100, **values)
+    except ValueError as err:
+        raise UsageError(_as_flags(str(err))) from None
+    for name, schedule in _SCHEDULE_ONLY.items():
+        if name in given and config.schedule != schedule:
+            raise UsageError(
+                f"{_flag(name)} is for --schedule {schedule}; this run's schedule "
+                f"is {config.schedule}"
+            )
+    if "stabilize" in given and config.model != "slstm":
+        raise UsageError(f"--stabilize is for --model slstm, not {config.model}")
+    return config

@@ -124,7 +124,9 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int_at_least(1), help="default 100")
     p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--batch-size", type=int_at_least(1), help=PER_TASK)
-    p.add_argument("--clip", type=float, default=0.25, help="0: no clipping")
+    p.add_argument(
+        "--clip", type=non_negative_float, default=0.25, help="0: no clipping"
+    )
     p.add_argument("--schedule", choices=SCHEDULES, help=PER_TASK)
     p.add_argument(
         "--milestones", type=int_list, default=(), help="multistep epochs E1,E2"
@@ -145,7 +147,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-lr",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="stop once the plateau schedule goes below this",
     )
@@ -308,7 +310,7 @@ def _system_options(p: argparse.ArgumentParser) -> None:
         "--system",
         choices=SYSTEMS,
         default="chaotic-lstm",
-        help="built-in system (ignored with --model)",
+        help="built-in system (not with --model)",
     )
     p.add_argument(
         "--variant",
@@ -316,9 +318,9 @@ def _system_options(p: argparse.ArgumentParser) -> None:
         default="authors",
         help="chaotic-lstm weights: the authors' code or the supplement as printed",
     )
-    p.add_argument("--r", type=float, default=4.0, help="logistic map parameter")
-    p.add_argument("--a", type=float, default=1.4, help="Hénon parameter a")
-    p.add_argument("--b", type=float, default=0.3, help="Hénon parameter b")
+    p.add_argument("--r", type=finite_float, default=4.0, help="logistic map parameter")
+    p.add_argument("--a", type=finite_float, default=1.4, help="Hénon parameter a")
+    p.add_argument("--b", type=finite_float, default=0.3, help="Hénon parameter b")
     _model_options(p, default=None)
     p.add_argument(
         "--input",
@@ -431,6 +433,24 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(text)
     return value
+
+
+def finite_float(text: str) -> float:
+    """A finite number."""
+    value = _items(text, ",", _finite_float)
+    _check(value is not None and len(value) == 1, "a finite number", text)
+    return value[0]  # type: ignore[index]
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _items(text, ",", _finite_float)
+    _check(
+        value is not None and len(value) == 1 and value[0] >= 0,
+        "a finite number >= 0",
+        text,
+    )
+    return value[0]  # type: ignore[index]
 
 
 def positive_float(text: str) -> float:

@@ -86,8 +86,12 @@ def params_dtype(params: Params) -> Any:
 
 
 @ft.lru_cache(maxsize=256)
-def param_shapes(model: Model, dtype: Any = None) -> Any:
-    """Return the params pytree of ``model`` as ``ShapeDtypeStruct`` leaves."""
+def param_shapes(model: Any, dtype: Any = None) -> Any:
+    """The params pytree of ``model`` as ``ShapeDtypeStruct`` leaves.
+
+    ``model`` is a `Model`, or anything else with ``init(key, *, dtype=)``
+    (a `rnn_dyn.models.LanguageModel`).
+    """
     return jax.eval_shape(lambda k: model.init(k, dtype=dtype), jax.random.key(0))
 
 

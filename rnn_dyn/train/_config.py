@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from typing import Any
 
 from .. import tasks as tasks_module
@@ -26,6 +29,20 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "lm": dict(hidden=800, seq_len=2, batch_size=100, schedule="plateau",
                dropout=0.5, orbit_steps=1600, orbit_burn_in=1500),
 }  # fmt: skip
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's type (``int | None``, say)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_a(value, h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, tuple) and all(_is_a(v, item) for v in value)
+    if hint is float:  # JSON writes 1.0 as 1
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +151,13 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.stabilize in ("clip", "authors"), "stabilize must be clip|authors"),
             (min(sizes.values()) >= 1, f"sizes must be >= 1, got {sizes}"),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (self.clip >= 0, f"clip must be >= 0, got {self.clip}"),
+            (0 < self.lr < math.inf, f"lr must be finite and > 0, got {self.lr}"),
+            (0 <= self.clip < math.inf, f"clip must be finite, >= 0: {self.clip}"),
+            (0 < self.gamma < math.inf, f"gamma must be finite, > 0: {self.gamma}"),
+            (0 < self.factor < math.inf, f"factor must be finite, > 0: {self.factor}"),
+            (0 <= self.min_lr < math.inf, f"min_lr must be in [0, inf): {self.min_lr}"),
+            (self.orbit_std is None or 0 < self.orbit_std < math.inf,
+             f"orbit_std must be finite and > 0, got {self.orbit_std}"),
             (len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds),
              f"seeds must be distinct, at least one, got {self.seeds}"),
             (self.orbit_every >= 0, f"orbit_every must be >= 0: {self.orbit_every}"),
@@ -172,6 +194,11 @@ class TrainConfig:
             raise ValueError(f"unknown config fields {sorted(unknown)}")
         data = dict(data)
         for key in ("milestones", "seeds", "orbit_words", "orbit_projections"):
-            if key in data:
+            if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
+        hints = typing.get_type_hints(cls)
+        for key, value in data.items():
+            if not _is_a(value, hints[key]):
+                kind = getattr(hints[key], "__name__", str(hints[key]))
+                raise ValueError(f"{key} must be {kind}, got {value!r}")
         return cls(**data)

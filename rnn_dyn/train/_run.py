@@ -53,11 +53,33 @@ HISTORY_FIELDS = (
 
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """Read a ``history.csv`` as a list of rows (``epoch`` and ``seed`` as ints)."""
+    """Read a ``history.csv`` as a list of rows (``epoch`` and ``seed`` as ints).
+
+    Raises:
+        ValueError: If a column of `HISTORY_FIELDS` is missing.
+    """
     with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    missing = [f for f in HISTORY_FIELDS if f not in (reader.fieldnames or ())]
+    if missing:
+        raise ValueError(f"{path} lacks the columns {missing}")
     ints = ("epoch", "seed")
     return [{k: int(v) if k in ints else float(v) for k, v in r.items()} for r in rows]
+
+
+def _check_like(tree: Any, template: Any, context: str) -> None:
+    """Raise ValueError (after ``context``) unless the leaf shapes match."""
+    leaves = jax.tree_util.tree_flatten_with_path(template)[0]
+    got = jax.tree_util.tree_leaves(tree)
+    if len(got) != len(leaves):
+        raise ValueError(f"{context}: {len(got)} arrays, expected {len(leaves)}")
+    for (path, want), have in zip(leaves, got, strict=True):
+        if np.shape(want) != np.shape(have):
+            raise ValueError(
+                f"{context}: state{jax.tree_util.keystr(path)} has shape "
+                f"{np.shape(have)}, the config gives {np.shape(want)}"
+            )
 
 
 class Run:
@@ -314,6 +336,11 @@ class Run:
                     f"the run started on (sha256 {started[:12]} then, "
                     f"{corpus_digest[:12]} now)"
                 )
+        _check_like(
+            state,
+            template,
+            f"cannot resume: {state_file} does not fit {self.path / 'config.json'}",
+        )
         # The history is written before the state: a run killed in between has
         # the rows of one epoch more, which is redone.
         history = [row for row in history if row["epoch"] <= state.epoch]
@@ -383,7 +410,7 @@ def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this host."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # none, or no pid
         return False
     except PermissionError:  # it runs, as another user
         return True
