@@ -435,44 +435,31 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _number(text: str, ok: Callable[[float], bool], expected: str) -> float:
+    """One finite number for which ``ok`` holds, else an argparse error."""
+    value = _items(text, ",", _finite_float)
+    _check(value is not None and len(value) == 1 and ok(value[0]), expected, text)
+    return value[0]  # type: ignore[index]
+
+
 def finite_float(text: str) -> float:
     """A finite number."""
-    value = _items(text, ",", _finite_float)
-    _check(value is not None and len(value) == 1, "a finite number", text)
-    return value[0]  # type: ignore[index]
+    return _number(text, lambda v: True, "a finite number")
 
 
 def non_negative_float(text: str) -> float:
     """A finite number >= 0."""
-    value = _items(text, ",", _finite_float)
-    _check(
-        value is not None and len(value) == 1 and value[0] >= 0,
-        "a finite number >= 0",
-        text,
-    )
-    return value[0]  # type: ignore[index]
+    return _number(text, lambda v: v >= 0, "a finite number >= 0")
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0."""
-    value = _items(text, ",", _finite_float)
-    _check(
-        value is not None and len(value) == 1 and value[0] > 0,
-        "a positive number",
-        text,
-    )
-    return value[0]  # type: ignore[index]
+    return _number(text, lambda v: v > 0, "a positive number")
 
 
 def fraction(text: str) -> float:
     """A number in [0, 1)."""
-    value = _items(text, ",", float)
-    _check(
-        value is not None and len(value) == 1 and 0 <= value[0] < 1,
-        "a number in [0, 1)",
-        text,
-    )
-    return value[0]  # type: ignore[index]
+    return _number(text, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
 def floats(text: str) -> tuple[float, ...]:
