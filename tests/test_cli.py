@@ -952,7 +952,12 @@ def test_edited_run_files_and_changed_flags_are_refused_untouched(tmp_path, caps
         ("config.json", {**config, "hidden": 9}, [], "does not fit"),
         ("config.json", {**config, "hidden": "four"}, [], "hidden must be int"),
         ("config.json", {**config, "lr": None}, [], "lr must be float, got None"),
-        ("history.csv", "epoch,seed,train_loss\n1,0,0.3\n", [], "lacks the columns"),
+        (
+            "history.csv",
+            "epoch,seed,train_loss\n1,0,0.3\n",
+            [],
+            "history.csv: it has no column train_acc, val_loss",
+        ),
     ]
     for name, text, flags, message in cases:
         if name is not None:

@@ -63,7 +63,7 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
         rows = list(reader)
     missing = [f for f in HISTORY_FIELDS if f not in (reader.fieldnames or ())]
     if missing:
-        raise ValueError(f"{path} lacks the columns {missing}")
+        raise ValueError(f"it has no column {', '.join(missing)}")
     ints = ("epoch", "seed")
     return [{k: int(v) if k in ints else float(v) for k, v in r.items()} for r in rows]
 
