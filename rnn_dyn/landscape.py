@@ -370,7 +370,7 @@ def evaluate(
     start_time = time.perf_counter()
     avals = jax.tree_util.tree_map(
         lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
-        (np.zeros((chunk, _num_directions(subspace)), dtype), subspace, x0, us, ys),
+        (np.zeros((chunk, k), dtype), subspace, x0, us, ys),
     )
     compiled = _compile(kernel, avals)
     compile_seconds = time.perf_counter() - start_time
