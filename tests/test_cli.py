@@ -647,6 +647,7 @@ def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
         (["train", "symbols", "--seeds", str(2**40)], "--seeds: expected distinct"),
         (["train", "symbols", "--hidden", str(2**32)], "--hidden: expected an int"),
         (["train", "sine", "--tied"], "--tied is for the lm task only"),
+        (["train", "lm", "--data", ".", "--no-shuffle"], "--no-shuffle is for sine"),
         (["train", "sine", "--bptt", "5"], "--bptt is for the lm task only"),
         (["train", "sine", "--milestones", "1"], "--milestones is for --schedule"),
         (["train", "symbols", "--stabilize", "authors"], "--stabilize is for --model"),

@@ -3,6 +3,7 @@
 The ``rnn-dyn train``, ``orbit`` and ``history`` commands are tested in test_cli.py.
 """
 
+import dataclasses
 import json
 
 import jax
@@ -226,3 +227,61 @@ def test_run_reads_back_what_fit_wrote(tmp_path):
     np.testing.assert_allclose(record.outputs[..., 1], direct, rtol=1e-12)
     with pytest.raises(ValueError, match="holds no run"):
         Run(tmp_path / "nothing").config()
+
+
+@pytest.mark.parametrize("task", ["sine", "symbols"])
+def test_sum_reduction_differentiates_the_loss_summed_over_batch_and_steps(task):
+    from rnn_dyn.train import init_state, make_data, make_model
+    from rnn_dyn.train._step import _statics, batch_objective, sequence_arrays
+
+    config = TrainConfig(**{**SMALL, "task": task, "n_train": 6, "n_val": 2})
+    data = make_data(config)
+    model = make_model(config, data)
+    state = init_state(config, model)
+    trainable = jax.tree_util.tree_map(lambda a: a[0], (state.params, state.x0))
+    us, ys = sequence_arrays(data, "train", jnp.float64)
+    # the same loss by hand: the sum over sequences of each one's summed steps
+    outputs = jax.vmap(lambda u: rd.simulate(model, trainable[0], trainable[1], u))(us)
+    if task == "symbols":  # cross-entropy of the last step only
+        logp = jax.nn.log_softmax(outputs.outputs[:, -1])
+        by_hand = -jnp.sum(jnp.take_along_axis(logp, ys[:, None], axis=1))
+    else:  # squared error of every step
+        by_hand = jnp.sum((outputs.outputs - ys) ** 2)
+    grads = {}
+    for reduction in ("mean", "sum"):
+        statics = _statics(
+            dataclasses.replace(config, loss_reduction=reduction), model, data
+        )
+        fn = jax.value_and_grad(batch_objective, argnums=2, has_aux=True)
+        (objective, mean), grads[reduction] = fn(statics, model, trainable, us, ys)
+        terms = us.shape[0] * (1 if task == "symbols" else us.shape[1])
+        np.testing.assert_allclose(mean, by_hand / terms, rtol=1e-12)
+        expected = by_hand if reduction == "sum" else by_hand / terms
+        np.testing.assert_allclose(objective, expected, rtol=1e-12)
+    for g_mean, g_sum in zip(
+        *map(jax.tree_util.tree_leaves, grads.values()), strict=True
+    ):
+        np.testing.assert_allclose(g_mean, g_sum / terms, rtol=1e-10, atol=1e-300)
+
+
+def test_without_shuffle_an_epoch_takes_the_batches_in_order():
+    from rnn_dyn.train import init_state, make_data, make_model, make_train_step
+
+    def epoch(shuffle, seed):
+        config = TrainConfig(**SMALL, epochs=1, shuffle=shuffle)
+        data = make_data(config)
+        model = make_model(config, data)
+        state = jax.tree_util.tree_map(lambda a: a[0], init_state(config, model)[:3])
+        step = make_train_step(config, model, data)
+        return step(*state, jnp.asarray(config.lr), jax.random.key(seed))[0]
+
+    same = lambda a, b: all(
+        np.array_equal(x, y)
+        for x, y in zip(*map(jax.tree_util.tree_leaves, (a, b)), strict=True)
+    )
+    assert same(epoch(False, 1), epoch(False, 2))  # the key orders nothing
+    assert not same(epoch(True, 1), epoch(True, 2))
+    with pytest.raises(ValueError, match="reads its windows in order"):
+        TrainConfig(task="lm", data=".", shuffle=False)
+    authors = TrainConfig(**SMALL, loss_reduction="sum", shuffle=False)
+    assert TrainConfig.from_json(json.loads(json.dumps(authors.to_json()))) == authors

@@ -249,6 +249,10 @@ def train_config(args: argparse.Namespace) -> Any:
     lm_flags = [f for f in LM_ONLY if f in given]
     if not lm and lm_flags:
         raise UsageError(f"{_flag(lm_flags[0])} is for the lm task only")
+    if lm and "shuffle" in given:
+        raise UsageError(
+            "--no-shuffle is for sine and symbols: lm windows are in order"
+        )
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields - _PROCESS - {"task"}}
     values["orbit_words"] = args.orbit_words or ()

@@ -140,6 +140,19 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-val", type=int_at_least(1))
     p.add_argument("--learn-x0", action="store_true", help="learn the initial state")
     p.add_argument(
+        "--loss-reduction",
+        choices=("mean", "sum"),
+        default="mean",
+        help="differentiate the loss averaged (mean) or summed (sum, the "
+        "authors') over the batch and time steps",
+    )
+    p.add_argument(
+        "--no-shuffle",
+        dest="shuffle",
+        action="store_false",
+        help="take the minibatches in order (the authors'), not reshuffled",
+    )
+    p.add_argument(
         "--stabilize",
         choices=("clip", "authors"),
         default="clip",

@@ -76,6 +76,12 @@ class TrainConfig:
         n_train: Training sequences (None: the task's default).
         n_val: Validation sequences (None: the task's default).
         learn_x0: Learn the initial state too (the sine task).
+        loss_reduction: ``"mean"``: the gradient of the loss averaged over the
+            batch (and time steps, and tokens); ``"sum"``: of the loss summed
+            over them, as the authors' code does (so that, with their clip of
+            0.25, almost every step is clipped).
+        shuffle: Draw the minibatches in a new random order each epoch;
+            False takes them in order, as the authors' code does.
         orbit_every: Record orbits every k epochs (and at epoch 0); 0: never.
         orbit_steps: Steps simulated per orbit.
         orbit_burn_in: Leading steps dropped from each orbit.
@@ -119,6 +125,8 @@ class TrainConfig:
     n_train: int | None = None
     n_val: int | None = None
     learn_x0: bool = False
+    loss_reduction: str = "mean"
+    shuffle: bool = True
     orbit_every: int = 0
     orbit_steps: int | None = None
     orbit_burn_in: int | None = None
@@ -150,6 +158,10 @@ class TrainConfig:
             (self.model in MODELS, f"model must be in {MODELS}, got {self.model!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.stabilize in ("clip", "authors"), "stabilize must be clip|authors"),
+            (self.loss_reduction in ("mean", "sum"),
+             f"loss_reduction must be mean|sum, got {self.loss_reduction!r}"),
+            (self.task != "lm" or self.shuffle,
+             "the language model reads its windows in order: no shuffle to turn off"),
             (min(sizes.values()) >= 1, f"sizes must be >= 1, got {sizes}"),
             (0 < self.lr < math.inf, f"lr must be finite and > 0, got {self.lr}"),
             (0 <= self.clip < math.inf, f"clip must be finite, >= 0: {self.clip}"),

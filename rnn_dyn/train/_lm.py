@@ -54,6 +54,7 @@ class LMStatics(NamedTuple):
     clip: float
     dropout: float
     stabilize: str | None
+    reduction: str = "mean"
 
 
 def _scores(logits, targets):
@@ -131,13 +132,14 @@ def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, k
         hs, xs = jax.vmap(stream, out_axes=(1, 0))(xs, tokens, keys)
         logits = _decode(hs, fast.decoder(p), p.decoder_bias)
         ce, correct = _scores(logits, next_tokens.T)
-        return jnp.mean(ce), (xs, jnp.mean(correct))
+        objective = jnp.sum(ce) if statics.reduction == "sum" else jnp.mean(ce)
+        return objective, (xs, jnp.mean(ce), jnp.mean(correct))
 
     def step(carry, window):
         params, opt_state, xs = carry
         key, tokens, next_tokens = window
         grad_fn = jax.value_and_grad(window_loss, has_aux=True)
-        (loss, (xs, acc)), grads = grad_fn(params, xs, tokens, next_tokens, key)
+        (_, (xs, loss, acc)), grads = grad_fn(params, xs, tokens, next_tokens, key)
         params, opt_state = update(opt, grads, opt_state, params)
         if statics.stabilize is not None:
             params = params._replace(

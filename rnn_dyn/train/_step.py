@@ -64,6 +64,8 @@ class _Statics(NamedTuple):
     stabilize: str | None
     loss_fn: Callable
     last_only: bool
+    reduction: str = "mean"
+    shuffle: bool = True
 
 
 def _statics(config: TrainConfig, model: Model, task: tasks_module.Task) -> _Statics:
@@ -75,7 +77,28 @@ def _statics(config: TrainConfig, model: Model, task: tasks_module.Task) -> _Sta
         stabilizer(model, config.stabilize),
         loss_fn,
         task.last_only,
+        config.loss_reduction,
+        config.shuffle,
     )
+
+
+def batch_objective(statics: _Statics, model: Model, trainable, us, ys):
+    """``(objective, mean loss)`` of a minibatch: the objective is differentiated.
+
+    The mean loss is averaged over sequences and time steps; the objective is
+    that mean, or with ``statics.reduction == "sum"`` the sum over sequences
+    and counted steps (the authors' ``reduction="sum"``).
+    """
+    params, x0 = trainable
+    x0 = x0 if statics.learn_x0 else jax.lax.stop_gradient(x0)
+    fast, params = prepared(model, params)
+    loss_fn, last_only = statics.loss_fn, statics.last_only
+    cost = lambda u, y: _cost(fast, params, x0, u, y, loss_fn, 0, last_only)
+    mean = jnp.mean(jax.vmap(cost)(us, ys))
+    if statics.reduction == "mean":
+        return mean, mean
+    terms = us.shape[0] * (1 if last_only else us.shape[1])
+    return mean * terms, mean
 
 
 @ft.partial(jax.jit, static_argnums=(0, 1))
@@ -83,21 +106,17 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
     """One epoch for one seed: shuffled minibatch steps in a scan."""
     n_batches = us.shape[0] // min(statics.batch_size, us.shape[0])
     size = us.shape[0] // n_batches
-    order = jax.random.permutation(key, us.shape[0])[: n_batches * size]
+    order = jnp.arange(us.shape[0])
+    if statics.shuffle:
+        order = jax.random.permutation(key, order)
+    order = order[: n_batches * size]
     opt = optimizer(statics.clip)
     opt_state = set_lr(opt_state, lr)
-    loss_fn, last_only = statics.loss_fn, statics.last_only
-
-    def batch_loss(trainable, idx):
-        params, x0 = trainable
-        x0 = x0 if statics.learn_x0 else jax.lax.stop_gradient(x0)
-        fast, params = prepared(model, params)
-        cost = lambda u, y: _cost(fast, params, x0, u, y, loss_fn, 0, last_only)
-        return jnp.mean(jax.vmap(cost)(us[idx], ys[idx]))
 
     def step(carry, idx):
         trainable, opt_state = carry
-        loss, grads = jax.value_and_grad(batch_loss)(trainable, idx)
+        grad_fn = jax.value_and_grad(batch_objective, argnums=2, has_aux=True)
+        (_, loss), grads = grad_fn(statics, model, trainable, us[idx], ys[idx])
         (params, x0), opt_state = update(opt, grads, opt_state, trainable)
         if statics.stabilize is not None:
             params = model.stabilize(params, mode=statics.stabilize)
@@ -164,7 +183,10 @@ def make_train_step(config: TrainConfig, model: Any, data: Any) -> TrainStep:
     """
     if isinstance(data, LMData):
         statics = _lm.LMStatics(
-            config.clip, config.dropout, stabilizer(model.core, config.stabilize)
+            config.clip,
+            config.dropout,
+            stabilizer(model.core, config.stabilize),
+            config.loss_reduction,
         )
         try:
             inputs, targets = windows(
