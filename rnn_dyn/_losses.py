@@ -52,3 +52,12 @@ def resolve_loss(
             f"loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}"
         )
     return LOSSES[loss], (() if loss == "cross_entropy" else (output_size,))
+
+
+def reduce_loss(mean: Float[Array, ""], terms: int, reduction: str) -> Float[Array, ""]:
+    """The objective of a batch from its ``mean`` loss over ``terms`` terms.
+
+    ``reduction`` ``"mean"`` keeps the mean; ``"sum"`` gives the sum over the
+    terms (sequences × counted steps, or tokens), the authors' reduction.
+    """
+    return mean * terms if reduction == "sum" else mean

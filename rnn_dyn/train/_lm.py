@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._losses import reduce_loss
 from .._optim import optimizer, set_lr, update
 from ..models.language import LanguageModel
 from ..tasks.wikitext import streams
@@ -132,8 +133,9 @@ def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, k
         hs, xs = jax.vmap(stream, out_axes=(1, 0))(xs, tokens, keys)
         logits = _decode(hs, fast.decoder(p), p.decoder_bias)
         ce, correct = _scores(logits, next_tokens.T)
-        objective = jnp.sum(ce) if statics.reduction == "sum" else jnp.mean(ce)
-        return objective, (xs, jnp.mean(ce), jnp.mean(correct))
+        loss = jnp.mean(ce)
+        objective = reduce_loss(loss, ce.size, statics.reduction)
+        return objective, (xs, loss, jnp.mean(correct))
 
     def step(carry, window):
         params, opt_state, xs = carry

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import tasks as tasks_module
-from .._losses import resolve_loss
+from .._losses import reduce_loss, resolve_loss
 from .._optim import optimizer, set_lr, update
 from .._simulate import _cost, _rollout
 from ..models._base import Model, Stabilizable, param_shapes, params_dtype, prepared
@@ -95,10 +95,8 @@ def batch_objective(statics: _Statics, model: Model, trainable, us, ys):
     loss_fn, last_only = statics.loss_fn, statics.last_only
     cost = lambda u, y: _cost(fast, params, x0, u, y, loss_fn, 0, last_only)
     mean = jnp.mean(jax.vmap(cost)(us, ys))
-    if statics.reduction == "mean":
-        return mean, mean
     terms = us.shape[0] * (1 if last_only else us.shape[1])
-    return mean * terms, mean
+    return reduce_loss(mean, terms, statics.reduction), mean
 
 
 @ft.partial(jax.jit, static_argnums=(0, 1))
