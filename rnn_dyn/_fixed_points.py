@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Complex, Float, Int
+from jaxtyping import Array, ArrayLike, Complex, Float, Int, Real
 
 from ._simulate import _rollout
 from ._types import Params
@@ -81,8 +81,8 @@ class FixedPoints(NamedTuple):
 def fixed_points(
     model: Model,
     params: Params,
-    u: Float[ArrayLike, " m"],
-    x_inits: Float[ArrayLike, "b n"],
+    u: Real[ArrayLike, " m"],
+    x_inits: Real[ArrayLike, "b n"],
     *,
     period: int = 1,
     tol: float | None = None,
@@ -143,7 +143,12 @@ def fixed_points(
         raise ValueError(f"x_inits must have shape (b, {n}) with b >= 1, got {shape}")
     period = _positive_int(period, "period")
     max_iter = _positive_int(max_iter, "max_iter")
-    params, u, x_inits = promote(params, jnp.asarray(u), jnp.asarray(x_inits))
+    # integer starts are states too (promote leaves integer arrays alone)
+    u, x_inits = (
+        a if jnp.issubdtype(a.dtype, jnp.floating) else a.astype(params_dtype(params))
+        for a in (jnp.asarray(u), jnp.asarray(x_inits))
+    )
+    params, u, x_inits = promote(params, u, x_inits)
     dtype = params_dtype(params)
     eps = float(jnp.finfo(dtype).eps)
     tol = _positive(tol, eps**0.5, "tol")
@@ -168,8 +173,8 @@ def fixed_points(
 def cycles(
     model: Model,
     params: Params,
-    u: Float[ArrayLike, " m"],
-    x_inits: Float[ArrayLike, "b n"],
+    u: Real[ArrayLike, " m"],
+    x_inits: Real[ArrayLike, "b n"],
     *,
     max_period: int = 4,
     tol: float | None = None,
@@ -221,7 +226,7 @@ def fixed_point_starts(
     model: Model,
     params: Params,
     x0: Float[ArrayLike, " n"],
-    u: Float[ArrayLike, " m"],
+    u: Real[ArrayLike, " m"],
     num: int,
     *,
     std: float,

@@ -118,15 +118,17 @@ def read_npz(path: str | os.PathLike[str], what: str) -> dict[str, np.ndarray]:
     """
     name = f"{what} {str(path)!r}"
     try:
+        with open(path, "rb") as fh:  # a directory or an unreadable file: OSError
+            is_zip = zipfile.is_zipfile(fh)
         if os.path.getsize(path) == 0:
             raise ValueError(f"{name} is empty")
-        if not zipfile.is_zipfile(path):
+        if not is_zip:
             raise ValueError(
                 f"{name} is not a whole .npz archive (a zip of .npy arrays): "
                 "truncated, or another kind of file"
             )
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            stored = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise ValueError(f"cannot read {name}: no such file") from None
     except IsADirectoryError:
@@ -134,11 +136,19 @@ def read_npz(path: str | os.PathLike[str], what: str) -> dict[str, np.ndarray]:
     except OSError as err:
         raise ValueError(f"cannot read {name}: {err.strerror or err}") from None
     except ValueError as err:
+        if str(err).startswith(name):
+            raise
         if "pickle" in str(err):
-            err = ValueError(f"{name} holds object (pickled) arrays; expected numbers")
-        raise err from None
+            message = f"{name} holds object (pickled) arrays; expected numbers"
+        else:
+            message = f"{name} is truncated or corrupt ({err})"
+        raise ValueError(message) from None
     except (EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:
         raise ValueError(f"{name} is truncated or corrupt ({err})") from None
+    odd = sorted(k for k, v in stored.items() if not isinstance(v, np.ndarray))
+    if odd:
+        raise ValueError(f"{name} holds members that are not .npy arrays: {odd}")
+    return stored
 
 
 def _json_ready(obj: Any) -> Any:

@@ -88,7 +88,9 @@ def _start(
     n_values = (
         x0s.shape[0] * n_steps * per_step + (burn_in + n_steps) * model.input_size
     )
-    dtype = max(x0s.dtype, params_dtype(params), key=lambda d: jnp.dtype(d).itemsize)
+    dtypes = [x0s.dtype, params_dtype(params)]
+    dtypes += [] if us is None else [jnp.asarray(us).dtype]
+    dtype = max(dtypes, key=lambda d: jnp.dtype(d).itemsize)
     check_memory(n_values, dtype, "the local rates of every step", on_device=True)
     if us is None:
         us = jnp.zeros((burn_in + n_steps, model.input_size), x0s.dtype)

@@ -195,6 +195,16 @@ def _npz_bytes(compressed=False, **arrays):
     return buffer.getvalue()
 
 
+def _zip_bytes(members):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def _corrupt_deflate():
     data = bytearray(_npz_bytes(True, w=np.random.default_rng(0).random((60, 60))))
     data[2000:2400] = bytes(b ^ 0xFF for b in data[2000:2400])
@@ -208,6 +218,7 @@ BROKEN_PARAMS = {
     "corrupt deflate data": (_corrupt_deflate(), "is truncated or corrupt"),
     "pickled objects": (_npz_bytes(w=np.array([{}], object)), "object (pickled)"),
     "other names": (_npz_bytes(w=np.ones(3)), "has no array '.weight_ih'"),
+    "a zip of text": (_zip_bytes({"notes.txt": b"hi"}), "not .npy arrays"),
     "a directory without a run": (None, "holds no run (no config.json)"),
 }
 
@@ -529,6 +540,10 @@ def test_smoothness_bad_flags_exit_2(args, message, capsys, tmp_path):
         (["simulate", "--model", "rnn", "--a", "1"], "--a is for henon, not rnn"),
         (["smoothness", "--model", "rnn", "--variant", "printed"], "is for chaotic"),
         (["lyapunov", "--system", "henon", "--model", "rnn"], "exclude each other"),
+        (["simulate", "--system", "logistic", "--hidden", "4"], "--hidden is for"),
+        (["lyapunov", "--system", "henon", "--readout", "2"], "--readout is for"),
+        (["smoothness", "--variant", "printed"], "--variant is for"),
+        (["smoothness", "--system", "neutral", "--model", "rnn"], "exclude each"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["chaotic-lstm", "--line", "-5"], "--line: expected an integer >= 2"),
         (["chaotic-lstm", "--grid", "0"], "--grid: expected N or N1,N2"),
@@ -573,7 +588,16 @@ def test_bad_flags_exit_2_with_one_line(args, message, existing, capsys, tmp_pat
 @pytest.mark.parametrize("task", ["sine", "symbols", "lm"])
 @pytest.mark.parametrize(
     "flags",
-    [{}, {"hidden": 7, "dropout": 0.2, "schedule": "multistep", "orbit_steps": 5000}],
+    [
+        {},
+        {
+            "hidden": 7,
+            "dropout": 0.2,
+            "schedule": "multistep",
+            "orbit_every": 2,
+            "orbit_steps": 5000,
+        },
+    ],
     ids=["defaults", "given"],
 )
 def test_cli_and_library_build_the_same_config(task, flags, tmp_path):
@@ -647,6 +671,8 @@ def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
         (["train", "symbols", "--seeds", str(2**40)], "--seeds: expected distinct"),
         (["train", "symbols", "--hidden", str(2**32)], "--hidden: expected an int"),
         (["train", "sine", "--tied"], "--tied is for the lm task only"),
+        (["train", "symbols", "--stabilize", "clip"], "--stabilize is for --model"),
+        (["train", "sine", "--orbit-inits", "3"], "--orbit-inits needs --orbit-every"),
         (["train", "lm", "--data", ".", "--no-shuffle"], "--no-shuffle is for sine"),
         (["train", "sine", "--bptt", "5"], "--bptt is for the lm task only"),
         (["train", "sine", "--milestones", "1"], "--milestones is for --schedule"),
@@ -950,6 +976,8 @@ def test_edited_run_files_and_changed_flags_are_refused_untouched(tmp_path, caps
     cases = [  # (file, its new text or None to keep it, extra flags, message)
         (None, None, ["--hidden", "5"], "--hidden 5 differs from the run's 8"),
         (None, None, ["--lr", "0.5"], "--lr 0.5 differs from the run's 0.02"),
+        # the parser's default, typed: still a flag given, still refused
+        (None, None, ["--lr", "0.001"], "--lr 0.001 differs from the run's 0.02"),
         ("config.json", {**config, "hidden": 9}, [], "does not fit"),
         ("config.json", {**config, "hidden": "four"}, [], "hidden must be int"),
         ("config.json", {**config, "lr": None}, [], "lr must be float, got None"),
@@ -973,11 +1001,12 @@ def test_edited_run_files_and_changed_flags_are_refused_untouched(tmp_path, caps
             assert message in cli_error(capsys, ["history", str(run)])
         if name is not None:
             (run / name).write_text(original)
-    # a lock naming no possible process is stale, not an OverflowError
-    (run / ".lock").write_text(
-        json.dumps({"pid": 10**30, "host": socket.gethostname()})
-    )
-    assert main(["history", str(run), "--out", str(tmp_path / "h.png")]) == 0
+    # a lock naming no possible process is stale (not an OverflowError, and
+    # not pid 0 or -1, which os.kill reads as a process group or every process)
+    for pid in (10**30, 0, -1):
+        lock = {"pid": pid, "host": socket.gethostname()}
+        (run / ".lock").write_text(json.dumps(lock))
+        assert main(["history", str(run)]) == 0, pid  # into RUN: checks the lock
 
 
 def test_outputs_get_the_umask_mode_and_no_temporary_files(tmp_path):

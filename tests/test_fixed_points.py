@@ -208,6 +208,16 @@ def test_fixed_point_of_contracting_rnn_is_limit_of_simulation(getkey):
     )
 
 
+def test_integer_starts_are_states_in_the_params_dtype():
+    model = rd.models.logistic(2.5)  # fixed point 1 - 1/r = 0.6
+    params = model.init(jax.random.key(0))
+    starts = np.array([[0], [1]])  # ints: x = 1 maps to 0, then stays
+    found = fixed_points(model, params, jnp.zeros(0), starts)
+    ref = fixed_points(model, params, jnp.zeros(0), starts.astype(float))
+    assert found.points.dtype == params.r.dtype
+    np.testing.assert_array_equal(found.points, ref.points)
+
+
 def test_fixed_points_count_diverged_starts():
     starts = logistic_starts()
     x_inits = starts.at[0, 0].set(jnp.nan).at[1, 0].set(1e200)  # f(1e200) = -inf

@@ -264,7 +264,7 @@ def test_sum_reduction_differentiates_the_loss_summed_over_batch_and_steps(task)
         np.testing.assert_allclose(g_mean, g_sum / terms, rtol=1e-10, atol=1e-300)
 
 
-def test_without_shuffle_an_epoch_takes_the_batches_in_order():
+def test_without_shuffle_an_epoch_does_not_depend_on_its_key():
     from rnn_dyn.train import init_state, make_data, make_model, make_train_step
 
     def epoch(shuffle, seed):

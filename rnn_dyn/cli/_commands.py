@@ -19,7 +19,9 @@ import numpy as np
 
 from ._inputs import (
     UsageError,
+    check_system_mode,
     constant_input,
+    given_flags,
     model_from_args,
     setup_jax,
     system_from_args,
@@ -265,7 +267,12 @@ def smoothness(args: argparse.Namespace) -> int:
 
     k_model, k_measure = jax.random.split(jax.random.key(args.seed))
     n = max(args.lengths)
-    if args.model is None and args.params is None:
+    if check_system_mode(args):
+        if "variant" in given_flags(args):
+            raise UsageError(
+                "--variant is for --model chaotic-lstm; --system chaotic-lstm "
+                "has the authors' weights"
+            )
         system = args.system
         model, theta, x0, us = regime_example(system, n, key=k_model)
     else:

@@ -40,13 +40,14 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _given(args: argparse.Namespace) -> set[str]:
-    """The flags of the command set to something other than their default."""
-    from ._parser import build_parser
+def given_flags(args: argparse.Namespace) -> set[str]:
+    """The flags of the command given: on its command line, or off their default."""
+    from ._parser import build_parser, given
 
     positional = [args.task] if args.command == "train" else []
     defaults = vars(build_parser().parse_args([args.command, *positional]))
-    return {k for k, v in vars(args).items() if k in defaults and v != defaults[k]}
+    changed = {k for k, v in vars(args).items() if k in defaults and v != defaults[k]}
+    return changed | given(getattr(args, "argv", ()), args.command)
 
 
 # Flags of one built-in system alone.
@@ -55,20 +56,39 @@ _SYSTEM_ONLY = {"r": "logistic", "a": "henon", "b": "henon", "variant": "chaotic
 
 def _check_system_flags(args: argparse.Namespace, target: str) -> None:
     """Refuse a flag of one built-in system given for another system or model."""
-    for name in sorted(_given(args) & set(_SYSTEM_ONLY)):
+    for name in sorted(given_flags(args) & set(_SYSTEM_ONLY)):
         if target != _SYSTEM_ONLY[name]:
             raise UsageError(f"{_flag(name)} is for {_SYSTEM_ONLY[name]}, not {target}")
+
+
+def check_system_mode(args: argparse.Namespace) -> bool:
+    """Whether ``--system`` names the model (no ``--model``, no ``--params``).
+
+    Refuses the flags the other way would ignore: ``--system`` beside
+    ``--model``; the sizes of ``--model`` (``--hidden``, except for the linear
+    system's size, ``--input-size``, ``--readout``) and another system's
+    parameters beside ``--system``.
+    """
+    given = given_flags(args)
+    if args.model is not None or args.params is not None:
+        if "system" in given:
+            raise UsageError("--system and --model exclude each other: give one")
+        return False
+    sizes = {"input_size", "readout"} | (
+        {"hidden"} if args.system != "linear" else set()
+    )
+    for name in sorted(given & sizes):
+        raise UsageError(f"{_flag(name)} is for --model, not --system {args.system}")
+    _check_system_flags(args, args.system)
+    return True
 
 
 def system_from_args(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     """Return ``(model, params, x0, name)``: ``--model`` if given, else ``--system``."""
     from ..examples import system
 
-    if args.model is not None or args.params is not None:
-        if "system" in _given(args):
-            raise UsageError("--system and --model exclude each other: give one")
+    if not check_system_mode(args):
         return model_from_args(args)
-    _check_system_flags(args, args.system)
     model, params, x0 = system(
         args.system,
         variant=args.variant,
@@ -240,7 +260,7 @@ def train_config(args: argparse.Namespace) -> Any:
     """
     from ..train import TrainConfig
 
-    given = _given(args)
+    given = given_flags(args)
     if args.resume:
         return _resumed_config(args, given)
     lm = args.task == "lm"
@@ -266,6 +286,10 @@ def train_config(args: argparse.Namespace) -> Any:
                 f"{_flag(name)} is for --schedule {schedule}; this run's schedule "
                 f"is {config.schedule}"
             )
+    orbit = {"orbit_steps", "orbit_burn_in", "orbit_inits", "orbit_std"}
+    orbit_flags = sorted(given & (orbit | {"orbit_words", "orbit_projections"}))
+    if orbit_flags and not config.orbit_every:
+        raise UsageError(f"{_flag(orbit_flags[0])} needs --orbit-every k > 0")
     if "stabilize" in given and config.model != "slstm":
         raise UsageError(f"--stabilize is for --model slstm, not {config.model}")
     return config

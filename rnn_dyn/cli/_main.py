@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     refused, a full disk, memory exhausted) is one line with exit code 1;
     Ctrl-C exits with 130.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # for the checks of which flags were given
     try:
         from . import _commands
 
@@ -48,6 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, MemoryError) as err:  # a write that failed, memory gone
         what = "out of memory" if isinstance(err, MemoryError) else err
         print(f"rnn-dyn {args.command}: error: {what}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        if type(err).__name__ != "JaxRuntimeError" or "RESOURCE_EXHAUSTED" not in str(
+            err
+        ):
+            raise
+        line = str(err).strip().splitlines()[0]  # XLA could not allocate
+        print(f"rnn-dyn {args.command}: error: out of memory: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"rnn-dyn {args.command}: interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ..examples import CELLS, MODELS, REGIMES, SYSTEMS
@@ -26,15 +26,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def given(argv: Sequence[str], command: str) -> set[str]:
+    """The destinations of the flags of ``command`` that ``argv`` names."""
+    sub = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    names = {t.split("=", 1)[0] for t in argv if t.startswith("--")}
+    return {
+        a.dest for a in sub.choices[command]._actions if names & set(a.option_strings)
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``rnn-dyn`` argument parser."""
     parser = _Parser(
         prog="rnn-dyn",
+        allow_abbrev=False,
         description="Recurrent neural networks as dynamical systems (JAX).",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, (add, help_text, description) in _SUBCOMMANDS.items():
-        add(sub.add_parser(name, help=help_text, description=description))
+        # No abbreviated flags: `given` reads the flags off the command line.
+        add(
+            sub.add_parser(
+                name, help=help_text, description=description, allow_abbrev=False
+            )
+        )
     return parser
 
 
@@ -65,7 +82,7 @@ def _add_smoothness(p: argparse.ArgumentParser) -> None:
         "--system",
         choices=REGIMES,
         default=REGIMES[0],
-        help="built-in system, one per regime (ignored with --model)",
+        help="built-in system, one per regime (not with --model)",
     )
     _model_options(p, default=None)
     p.add_argument(

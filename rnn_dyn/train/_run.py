@@ -80,6 +80,12 @@ def _check_like(tree: Any, template: Any, context: str) -> None:
                 f"{context}: state{jax.tree_util.keystr(path)} has shape "
                 f"{np.shape(have)}, the config gives {np.shape(want)}"
             )
+        if jnp.result_type(want) != jnp.result_type(have):
+            raise ValueError(
+                f"{context}: state{jax.tree_util.keystr(path)} is "
+                f"{jnp.result_type(have)}, this process makes "
+                f"{jnp.result_type(want)} (resume with --x64 as the run started)"
+            )
 
 
 class Run:
@@ -408,6 +414,8 @@ class Run:
 
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this host."""
+    if pid <= 0:  # 0 and -1 would signal a process group, or every process
+        return False
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError, ValueError):  # none, or no pid
