@@ -43,7 +43,15 @@ def test_benchmarks_exist():
     assert SCRIPTS, "no benchmarks/bench_*.py found"
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+# The Lipschitz benchmark's quick run compiles for 40 s: the slow tier.
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(s, marks=pytest.mark.slow) if s.name == "bench_lipschitz.py" else s
+        for s in SCRIPTS
+    ],
+    ids=lambda p: p.name,
+)
 def test_quick_run(script):
     proc = subprocess.run(
         [sys.executable, str(script), "--quick"],

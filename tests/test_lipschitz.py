@@ -157,6 +157,7 @@ def test_trajectory_lipschitz_rejects_bad_wrt(getkey):
         )
 
 
+@pytest.mark.slow  # 45 s of compiling third derivatives
 def test_cost_smoothness_in_a_tiny_ball_equals_dense_gradient_and_hessian(getkey):
     model, params, x0 = chaotic()
     us = jnp.zeros((12, 0))
