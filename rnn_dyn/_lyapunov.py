@@ -34,8 +34,9 @@ from ._validate import (
     check_lyapunov_args,
     check_memory,
     promote,
+    widest_float,
 )
-from .models._base import Model, params_dtype
+from .models._base import Model
 
 FLOAT32_WARN_STEPS = 10_000
 
@@ -88,9 +89,7 @@ def _start(
     n_values = (
         x0s.shape[0] * n_steps * per_step + (burn_in + n_steps) * model.input_size
     )
-    dtypes = [x0s.dtype, params_dtype(params)]
-    dtypes += [] if us is None else [jnp.asarray(us).dtype]
-    dtype = max(dtypes, key=lambda d: jnp.dtype(d).itemsize)
+    dtype = widest_float(params, x0s, us) or x0s.dtype
     check_memory(n_values, dtype, "the local rates of every step", on_device=True)
     if us is None:
         us = jnp.zeros((burn_in + n_steps, model.input_size), x0s.dtype)

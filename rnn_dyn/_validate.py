@@ -22,6 +22,17 @@ from ._types import Inputs, Params, State, Targets
 from .models._base import Model, param_shapes
 
 
+def _is_float(a: Any) -> bool:
+    return jnp.issubdtype(jnp.result_type(a), jnp.floating)
+
+
+def widest_float(*trees: Any) -> Any:
+    """The widest float dtype among the leaves of ``trees``, or None if none is."""
+    dtypes = [jnp.result_type(a) for a in jax.tree_util.tree_leaves(trees)]
+    floats = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
+    return max(floats, key=lambda d: jnp.finfo(d).bits) if floats else None
+
+
 def promote(params: Params, *arrays: Any) -> tuple[Any, ...]:
     """The one dtype rule: cast to the widest float dtype among the arguments.
 
@@ -34,12 +45,10 @@ def promote(params: Params, *arrays: Any) -> tuple[Any, ...]:
     Returns:
         ``(params, *arrays)`` cast.
     """
-    is_float = lambda a: jnp.issubdtype(jnp.result_type(a), jnp.floating)
-    leaves = [a for a in jax.tree_util.tree_leaves((params, arrays)) if is_float(a)]
-    if not leaves:
+    dtype = widest_float(params, arrays)
+    if dtype is None:
         return (params, *arrays)
-    dtype = max((jnp.result_type(a) for a in leaves), key=lambda d: jnp.finfo(d).bits)
-    cast = lambda a: jnp.asarray(a, dtype) if is_float(a) else a
+    cast = lambda a: jnp.asarray(a, dtype) if _is_float(a) else a
     return tuple(jax.tree_util.tree_map(cast, (params, *arrays)))
 
 

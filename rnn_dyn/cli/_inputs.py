@@ -41,13 +41,15 @@ def _flag(name: str) -> str:
 
 
 def given_flags(args: argparse.Namespace) -> set[str]:
-    """The flags of the command given: on its command line, or off their default."""
-    from ._parser import build_parser, given
+    """The flags of the command given: on its command line, or off their default.
 
-    positional = [args.task] if args.command == "train" else []
-    defaults = vars(build_parser().parse_args([args.command, *positional]))
-    changed = {k for k, v in vars(args).items() if k in defaults and v != defaults[k]}
-    return changed | given(getattr(args, "argv", ()), args.command)
+    Worked out once per command and kept on ``args``.
+    """
+    from ._parser import given
+
+    if not hasattr(args, "given"):
+        args.given = given(args, getattr(args, "argv", ()))
+    return args.given
 
 
 # Flags of one built-in system alone.

@@ -26,14 +26,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def given(argv: Sequence[str], command: str) -> set[str]:
-    """The destinations of the flags of ``command`` that ``argv`` names."""
+def given(args: argparse.Namespace, argv: Sequence[str]) -> set[str]:
+    """The flags of ``args.command`` given: named in ``argv``, or off their default.
+
+    Returns their destinations (``"orbit_steps"`` for ``--orbit-steps``).
+    """
     sub = next(
         a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
     )
     names = {t.split("=", 1)[0] for t in argv if t.startswith("--")}
+    flags = [a for a in sub.choices[args.command]._actions if a.option_strings]
     return {
-        a.dest for a in sub.choices[command]._actions if names & set(a.option_strings)
+        a.dest
+        for a in flags
+        if names & set(a.option_strings)
+        or getattr(args, a.dest, a.default) != a.default
     }
 
 
