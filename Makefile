@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT ?= results/chaotic-lstm
 
-.PHONY: demo test test-slow test-isa lint venv clean
+.PHONY: demo test test-slow test-isa lint venv results clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ demo: $(VENV)/.installed
 	$(BIN)/rnn-dyn chaotic-lstm --out $(DEMO_OUT)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check rnn_dyn tests benchmarks notebooks conftest.py
-	$(BIN)/ruff format --check rnn_dyn tests benchmarks notebooks conftest.py
+	$(BIN)/ruff check rnn_dyn tests benchmarks notebooks tools conftest.py
+	$(BIN)/ruff format --check rnn_dyn tests benchmarks notebooks tools conftest.py
 
 # The test processes (two workers, notebook kernels, CLI and benchmark
 # subprocesses) compile many of the same kernels: JAX's persistent cache
@@ -48,6 +48,11 @@ test-slow: $(VENV)/.installed-test
 test-isa: $(VENV)/.installed-test
 	XLA_FLAGS=--xla_cpu_max_isa=$(ISA) \
 	JAX_COMPILATION_CACHE_DIR=$(CURDIR)/$(VENV)/jax-cache-$(ISA) $(PYTEST) -m "not slow"
+
+# The README's generated blocks from the JSON sources in docs/results/ (reads
+# files only; `python tools/results.py run NAME -- rnn-dyn ... --json` makes a source).
+results:
+	$(PYTHON) tools/results.py render
 
 clean:
 	rm -rf $(VENV) results

@@ -7,10 +7,11 @@ nbmake cannot, so their items are marked here by file name.
 
 import pytest
 
-# Notebooks whose run takes minutes (training, Theorem 1 measurements): the
-# slow tier executes them.
+# Notebooks whose run takes minutes (training, Theorem 1 measurements, 04's
+# 50 s of attractor tools): the slow tier executes them.
 SLOW_NOTEBOOKS = {
     "03_smoothness.ipynb",
+    "04_attractors.ipynb",
     "05_training_attractors.ipynb",
     "06_language_model.ipynb",
 }

@@ -389,6 +389,12 @@ def entropy_curves(
     return fig
 
 
+def _epoch_colors(epochs: np.ndarray) -> np.ndarray:
+    """A colour per record, from early (dark) to late (yellow), as the paper's."""
+    span = max(1, len(epochs) - 1)
+    return plt.get_cmap("viridis")(np.arange(len(epochs)) / span)
+
+
 def orbit_diagram(
     epochs: np.ndarray,
     values: np.ndarray,
@@ -409,10 +415,12 @@ def orbit_diagram(
         title: Figure title. (Keyword only.)
 
     Returns:
-        The Figure. Non-finite values are left out and counted in the title.
+        The Figure, the points of each epoch in their colour (viridis, early
+        to late). Non-finite values are left out and counted in the title.
     """
     epochs = np.asarray(epochs)
     values = np.asarray(values, float)
+    colors = _epoch_colors(epochs)
     if kind == "orbit2d":
         fig = plt.figure(figsize=(7, 5.5), layout="constrained")
         ax = fig.add_subplot(projection="3d")
@@ -420,17 +428,17 @@ def orbit_diagram(
         for r, epoch in enumerate(epochs):
             y, d = values[1:, :, r].ravel(), diff[:, :, r].ravel()
             ok = np.isfinite(y) & np.isfinite(d)
-            ax.scatter(np.full(ok.sum(), epoch), y[ok], d[ok], s=0.5, c="k", alpha=0.5)
+            x = np.full(ok.sum(), epoch)
+            ax.scatter(x, y[ok], d[ok], s=0.5, color=colors[r], alpha=0.5)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.set_zlabel("first difference")
     else:
         fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
         if kind == "transient":
-            cmap = plt.get_cmap("viridis")
             for r, epoch in enumerate(epochs):
-                color = cmap(r / max(1, len(epochs) - 1))
-                ax.plot(values[:, 0, r], lw=0.8, color=color, label=f"epoch {epoch}")
+                label = f"epoch {epoch}"
+                ax.plot(values[:, 0, r], lw=0.8, color=colors[r], label=label)
             ax.set_xlabel("step after burn-in")
             if len(epochs) <= 12:
                 ax.legend(fontsize=7, ncol=2)
@@ -438,7 +446,7 @@ def orbit_diagram(
             for r, epoch in enumerate(epochs):
                 y = values[:, :, r].ravel()
                 y = y[np.isfinite(y)]
-                ax.plot(np.full(y.size, epoch), y, ",", c="k", alpha=0.6)
+                ax.plot(np.full(y.size, epoch), y, ",", color=colors[r], alpha=0.6)
             ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
     _suptitle_left_out(fig, title, values)
@@ -468,10 +476,12 @@ def orbit_grid(
         title: Figure title. (Keyword only.)
 
     Returns:
-        The Figure; non-finite values are left out and counted in the title.
+        The Figure, each epoch in its colour as in `orbit_diagram`; non-finite
+        values are left out and counted in the title.
     """
     epochs = np.asarray(epochs)
     values = np.asarray(outputs, float)
+    colors = _epoch_colors(epochs)
     n_rows, n_cols = len(rows), len(columns)
     three_d = kind == "orbit2d"
     fig = plt.figure(figsize=(3.2 * n_cols, 2.6 * n_rows), layout="constrained")
@@ -485,10 +495,12 @@ def orbit_grid(
                 if three_d:
                     d = (v[1:, :, r] - v[:-1, :, r]).ravel()
                     ok = np.isfinite(y) & np.isfinite(d)
-                    ax.scatter(np.full(ok.sum(), epoch), y[ok], d[ok], s=0.3, c="k")
+                    x = np.full(ok.sum(), epoch)
+                    ax.scatter(x, y[ok], d[ok], s=0.3, color=colors[r])
                 else:
                     y = y[np.isfinite(y)]
-                    ax.plot(np.full(y.size, epoch), y, ".", c="k", ms=1.5, alpha=0.6)
+                    x = np.full(y.size, epoch)
+                    ax.plot(x, y, ".", color=colors[r], ms=1.5, alpha=0.6)
             if i == 0:
                 ax.set_title(column, fontsize=9)
             if j == 0:

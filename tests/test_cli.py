@@ -26,7 +26,14 @@ from helpers import small_config, write_corpus
 import rnn_dyn as rd
 from rnn_dyn.cli import build_parser, main
 from rnn_dyn.cli._inputs import train_config as _train_config
-from rnn_dyn.train import TASK_DEFAULTS, Run, TrainConfig, fit, read_history
+from rnn_dyn.train import (
+    PROTOCOLS,
+    TASK_DEFAULTS,
+    Run,
+    TrainConfig,
+    fit,
+    read_history,
+)
 
 RNN_DYN = [sys.executable, "-m", "rnn_dyn"]
 
@@ -600,20 +607,31 @@ def test_bad_flags_exit_2_with_one_line(args, message, existing, capsys, tmp_pat
     ],
     ids=["defaults", "given"],
 )
-def test_cli_and_library_build_the_same_config(task, flags, tmp_path):
+@pytest.mark.parametrize("protocol", ["rnn_dyn", "authors"])
+def test_cli_and_library_build_the_same_config(task, flags, protocol, tmp_path):
     """`rnn-dyn train TASK FLAGS` trains what `TrainConfig(task=TASK, **FLAGS)` does."""
     data = {"data": str(tmp_path)} if task == "lm" else {}
     if task != "lm":
         flags = {k: v for k, v in flags.items() if k != "dropout"}  # lm only
-    argv = ["train", task, "--out", str(tmp_path / "run")]
+    argv = ["train", task, "--out", str(tmp_path / "run"), "--protocol", protocol]
     for name, value in {**data, **flags}.items():
         argv += ["--" + name.replace("_", "-"), str(value)]
     from_cli = _train_config(build_parser().parse_args(argv))
-    library = TrainConfig(task=task, **data, **flags)
+    library = TrainConfig(task=task, protocol=protocol, **data, **flags)
     assert from_cli == library
-    for name, default in TASK_DEFAULTS[task].items():
+    for name, default in PROTOCOLS[protocol][task].items():
         assert getattr(library, name) == flags.get(name, default), name
     assert TrainConfig.from_json(json.loads(json.dumps(library.to_json()))) == library
+
+
+def test_the_parser_offers_the_libraries_protocols_and_projections():
+    """The parser writes these names out (to parse without importing training)."""
+    from rnn_dyn.cli import _parser
+    from rnn_dyn.train import _config
+
+    assert _parser.PROTOCOL_NAMES == _config.PROTOCOL_NAMES == tuple(PROTOCOLS)
+    assert _parser.STABILIZERS == tuple(_config.STABILIZERS)
+    assert PROTOCOLS["rnn_dyn"] is TASK_DEFAULTS
 
 
 def _train_args(out, epochs):
@@ -677,6 +695,27 @@ def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
         (["train", "sine", "--bptt", "5"], "--bptt is for the lm task only"),
         (["train", "sine", "--milestones", "1"], "--milestones is for --schedule"),
         (["train", "symbols", "--stabilize", "authors"], "--stabilize is for --model"),
+        (["train", "symbols", "--protocol", "theirs"], "invalid choice: 'theirs'"),
+        (["train", "sine", "--ornn-variant", "authors"], "--ornn-variant is for"),
+        (["train", "symbols", "--orbit-space", "logits"], "--orbit-space is for the"),
+        (["train", "symbols", "--orbit-untrained"], "--orbit-untrained needs --orbit"),
+        (
+            [
+                "train",
+                "lm",
+                "--data",
+                ".",
+                "--orbit-every",
+                "1",
+                "--orbit-word-pool",
+                "-1",
+            ],
+            "--orbit-word-pool: expected an integer >= 0",
+        ),  # fmt: skip
+        (["reproduce"], "give an experiment NAME"),
+        (["reproduce", "supp-fig-9"], "invalid choice: 'supp-fig-9'"),
+        (["reproduce", "supp-fig-3", "--scale", "huge"], "invalid choice: 'huge'"),
+        (["reproduce", "supp-fig-5", "--scale", "smoke"], "supp-fig-5 needs --data"),
         (["train", "sine", "--clip", "inf"], "--clip: expected a finite number"),
         (
             ["train", "sine", "--orbit-steps", "10", "--orbit-burn-in", "10"],

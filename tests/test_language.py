@@ -3,6 +3,7 @@
 Its command line (``rnn-dyn train lm``) is tested in test_cli.py.
 """
 
+import json
 from pathlib import Path
 
 import jax
@@ -266,3 +267,53 @@ def test_training_windows_report_progress_within_the_epoch(tmp_path):
     windows_per_epoch = (result.task.train.size // 2 - 1) // 5
     assert len(seen) == 2 * windows_per_epoch  # once per window, not per seed
     assert sum(seen) == pytest.approx(2.0)
+
+
+def test_logit_orbits_recompute_from_the_saved_parameters(tmp_path):
+    """The authors' protocol records the decoder's scores: recomputed here by hand.
+
+    From params.npz alone: step the core under each constant word (and under
+    the fed-back argmax) from the recorded initial states, form all |V|
+    logits D h + b, and take their mean, the logit of "is", and the random
+    mix w·z with w ~ U(0, 2)/|V|.
+    """
+    from rnn_dyn.train import Run
+
+    root = write_corpus(tmp_path / "c", splits=("valid", "test"))
+    config = TrainConfig(task="lm", protocol="authors", data=str(root),
+                         train_split="valid", hidden=6, embed=4, batch_size=3,
+                         bptt=8, epochs=2, orbit_every=1, orbit_steps=25,
+                         orbit_burn_in=20,
+                         orbit_projections=("mean", "is", "random1"))  # fmt: skip
+    result = fit(config, tmp_path / "run")
+    run = Run(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["orbit_space"], saved["orbit_word_pool"]) == ("logits", 800)
+    assert (saved["orbit_inits"], saved["orbit_std"]) == (5, 100)
+    record = run.orbits(0)
+    assert record.space == "logits" and list(record.epochs) == [1, 2]
+    assert record.inits.shape == (5, 2, 12)  # per word: (h, c) of 6 units each
+    params = run.params(0)
+    vocab = result.task.corpus.words
+    v = len(vocab)
+    key = jax.random.fold_in(jax.random.key(0), 1)
+    mix = np.asarray(jax.random.uniform(key, (v,), jnp.float64, 0, 2)) / v
+    decoder, bias = np.asarray(params.decoder_weight), np.asarray(params.decoder_bias)
+    for j, word in enumerate(record.inputs):
+        for fed_back in (False, True):
+            for i in (0, 4):
+                x, w, rows = jnp.asarray(record.inits[i, j]), int(word), []
+                for _ in range(25):
+                    x = result.model.core.f(params.core, x, params.embedding[w])
+                    logits = decoder @ np.asarray(x[:6]) + bias
+                    rows.append([logits.mean(), logits[vocab.index("is")],
+                                 mix @ logits])  # fmt: skip
+                    if fed_back:
+                        w = int(np.argmax(logits))
+                column = j + 2 * fed_back
+                np.testing.assert_allclose(
+                    record.outputs[:, i, column, :, -1],
+                    rows[20:],
+                    rtol=1e-9,
+                    atol=1e-12,
+                )

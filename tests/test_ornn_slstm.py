@@ -16,6 +16,7 @@ import numpy as np
 import optax
 import pytest
 import scipy.linalg
+import scipy.stats
 from helpers import FD_RTOL, fd_directional, np_rng, sigmoid
 
 import rnn_dyn as rd
@@ -55,6 +56,8 @@ def _orthogonality_error(w):
 # --------------------------------------------------------------------------- #
 
 ORNN = rd.models.ornn(2, 6, readout=2)
+# The expRNN code of the paper: S = triu(A, 1) - triu(A, 1)ᵀ, no input bias.
+AUTHORS = rd.models.ornn(2, 6, readout=2, variant="authors")
 N_STEPS = 6
 
 
@@ -73,14 +76,20 @@ def _f_g_prepared(params, x, u):
     return ORNN.f(params, x, u), ORNN.g(params, x, u), prepared.f(p, x, u)
 
 
-def _rollout_loss(params, x0, us, ys):
-    """MSE of a rollout through the prepared model; the aux output is W."""
-    prepared, p = ORNN.prepare(params)
+def _rollout_loss(params, x0, us, ys, *, model):
+    """MSE of a rollout through the prepared ``model``; the aux output is W.
+
+    Always pass ``model`` by keyword: jit caches a call that omits a static
+    argument apart from one that names it, and would compile twice.
+    """
+    prepared, p = model.prepare(params)
     outputs = rd.simulate(prepared, p, x0, us).outputs
     return jnp.mean((outputs - ys) ** 2), p.recurrent_generator
 
 
-_loss_and_grad = jax.jit(jax.value_and_grad(_rollout_loss, has_aux=True))
+_loss_and_grad = jax.jit(
+    jax.value_and_grad(_rollout_loss, has_aux=True), static_argnames="model"
+)
 
 
 def _regression_problem(key, dtype):
@@ -144,12 +153,12 @@ def test_ornn_recurrent_matrix_stays_orthogonal_under_adam(dtype, getkey):
     state, a0 = opt.init(params), params.recurrent_generator
     losses = []
     for _ in range(10):
-        (loss, w), grads = _loss_and_grad(params, x0, us, ys)
+        (loss, w), grads = _loss_and_grad(params, x0, us, ys, model=ORNN)
         if not losses:  # orthogonal at init
             assert _orthogonality_error(w) < ORTHO_TOL[dtype]
         losses.append(float(loss))
         params, state = update(grads, state, params)
-    (loss, w), grads = _loss_and_grad(params, x0, us, ys)
+    (loss, w), grads = _loss_and_grad(params, x0, us, ys, model=ORNN)
 
     assert loss.dtype == w.dtype == params.recurrent_generator.dtype == dtype
     assert all(g.dtype == dtype for g in jax.tree_util.tree_leaves(grads))
@@ -176,7 +185,7 @@ def test_ornn_henaff_init_has_unit_eigenvalues_at_the_drawn_angles(getkey):
     angles = _block_angles(params)
     assert angles.shape == (3,)
     x0, us, ys = _regression_problem(getkey(), jnp.float64)
-    (_, w), _ = _loss_and_grad(params, x0, us, ys)
+    (_, w), _ = _loss_and_grad(params, x0, us, ys, model=ORNN)
 
     eig = np.linalg.eigvals(np.asarray(w))
     np.testing.assert_allclose(np.abs(eig), 1.0, atol=1e-13)
@@ -210,8 +219,8 @@ def test_ornn_cayley_init_has_uniform_cayley_spectrum(getkey):
 def test_ornn_gradient_matches_finite_differences(getkey):
     params = _uniform_params(ORNN, getkey())
     x0, us, ys = _regression_problem(getkey(), jnp.float64)
-    _, grads = _loss_and_grad(params, x0, us, ys)
-    loss = lambda p: _loss_and_grad(p, x0, us, ys)[0][0]
+    _, grads = _loss_and_grad(params, x0, us, ys, model=ORNN)
+    loss = lambda p: _loss_and_grad(p, x0, us, ys, model=ORNN)[0][0]
 
     flat = lambda tree: np.concatenate(
         [np.ravel(a) for a in jax.tree_util.tree_leaves(tree)]
@@ -236,6 +245,175 @@ def test_ornn_prepare_keeps_structure_and_is_idempotent(getkey):
     assert prepared.prepare(p) == (prepared, p)
 
 
+# --------------------------------------------------------------------------- #
+# Orthogonal RNN, the authors' variant (expRNN @000bafc)
+#
+# Every W below comes from the aux output of `_loss_and_grad`, so the variant
+# compiles one matrix exponential (with its gradient) in all.
+# --------------------------------------------------------------------------- #
+
+
+def _authors_w_and_grad(params, key):
+    """W and the gradient of a rollout loss, for the authors' variant."""
+    x0, us, ys = _regression_problem(key, jnp.float64)
+    (_, w), grads = _loss_and_grad(params, x0, us, ys, model=AUTHORS)
+    return np.asarray(w), grads
+
+
+def _strict_upper_skew(a):
+    """S with S[i, j] = a[i, j] and S[j, i] = -a[i, j] for i < j, entry by entry."""
+    n = a.shape[0]
+    s = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            s[i, j], s[j, i] = a[i, j], -a[i, j]
+    return s
+
+
+def test_ornn_authors_recurrent_matrix_is_a_rotation_for_any_a(getkey):
+    params = _init(AUTHORS, getkey(), jnp.float64)
+    noise = np_rng(getkey()).standard_normal((6, 6))  # every entry, diagonal too
+    moved = params._replace(recurrent_generator=params.recurrent_generator + noise)
+    a = np.asarray(moved.recurrent_generator)
+    assert np.min(np.abs(a + a.T)) > 0  # far from skew
+    for p in (params, moved):
+        w, _ = _authors_w_and_grad(p, getkey())
+        assert _orthogonality_error(w) < ORTHO_TOL[jnp.float64]
+        assert np.linalg.det(w) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ornn_authors_recurrent_matrix_reads_only_the_strict_upper_triangle(getkey):
+    params = _uniform_params(AUTHORS, getkey())
+    a = np.asarray(params.recurrent_generator)
+    below = np.tril(np.ones((6, 6), bool))  # the diagonal and the lower triangle
+    other = np.where(below, np_rng(getkey()).standard_normal((6, 6)), a)
+    assert np.all(other[below] != a[below])
+    key = getkey()
+    w, _ = _authors_w_and_grad(params, key)
+    w_other, _ = _authors_w_and_grad(
+        params._replace(recurrent_generator=jnp.asarray(other)), key
+    )
+    np.testing.assert_array_equal(w, w_other)
+    np.testing.assert_allclose(
+        w, scipy.linalg.expm(_strict_upper_skew(a)), rtol=1e-12, atol=1e-14
+    )
+    assert np.max(np.abs(w - scipy.linalg.expm(a - a.T))) > 0.1  # not rnn_dyn's W
+    # One step (W given, so no matrix exponential is compiled): no input bias.
+    prepared = dataclasses.replace(AUTHORS, prepared=True)
+    p = params._replace(recurrent_generator=jnp.asarray(w))
+    x = np_rng(getkey()).standard_normal(6)
+    u = np_rng(getkey()).standard_normal(2)
+    h = jax.jit(prepared.f)(p, x, u)
+    z = w @ x + np.asarray(params.weight_ih) @ u
+    ref = np.sign(z) * np.maximum(np.abs(z) + np.asarray(params.modrelu_bias), 0.0)
+    np.testing.assert_allclose(h, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_ornn_authors_init_draws_as_exprnn(getkey):
+    n, m = 201, 64
+    model = rd.models.ornn(m, n, readout=3, variant="authors")
+    params = _init(model, getkey(), jnp.float64)
+    assert not model.bias and params.bias_ih is None
+    # W_ih ~ N(0, 2/m), kaiming_normal_ for a ReLU: n m = 12864 draws put the
+    # sample std within 3% (about five standard errors), and the 1% KS critical
+    # value 1.63/√N rejects a uniform law of the same std (KS distance 0.057).
+    w_ih = np.asarray(params.weight_ih).ravel()
+    std = np.sqrt(2.0 / m)
+    assert abs(w_ih.std() / std - 1) < 0.03
+    assert abs(w_ih.mean()) < 5 * std / np.sqrt(w_ih.size)
+    ks = scipy.stats.kstest(w_ih / std, "norm").statistic
+    assert ks < 1.63 / np.sqrt(w_ih.size)
+    b = np.asarray(params.modrelu_bias)
+    assert np.max(np.abs(b)) <= 0.01 and np.max(np.abs(b)) > 0.009
+    bound = 1 / np.sqrt(n)
+    assert np.max(np.abs(params.readout_bias)) <= bound
+    r = np.abs(np.asarray(params.readout_weight))
+    assert np.max(r) <= bound and np.max(r) > 0.99 * bound
+    # A: θ_k ~ U(-π, π) at A[2k, 2k+1], zero elsewhere (the last unit is fixed).
+    a = np.asarray(params.recurrent_generator)
+    angles = np.diag(a, 1)[::2]
+    expected = np.zeros(n - 1)
+    expected[::2] = angles
+    np.testing.assert_array_equal(a, np.diag(expected, 1))
+    assert angles.shape == (100,) and np.max(np.abs(angles)) < np.pi
+    ecdf = np.arange(1, 101) / 100
+    assert np.max(np.abs(ecdf - (np.sort(angles) + np.pi) / (2 * np.pi))) < 0.163
+    # Same key: the same A, modReLU bias and readout as the rnn_dyn variant.
+    key = getkey()
+    ours, theirs = _init(ORNN, key, jnp.float64), _init(AUTHORS, key, jnp.float64)
+    for name in ("recurrent_generator", "modrelu_bias", "readout_weight"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
+
+
+def test_ornn_authors_init_is_block_diagonal_rotations(getkey):
+    params = _init(AUTHORS, getkey(), jnp.float64)
+    theta = np.diag(np.asarray(params.recurrent_generator), 1)[::2]
+    blocks = [[[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]] for t in theta]
+    w, _ = _authors_w_and_grad(params, getkey())
+    np.testing.assert_allclose(w, scipy.linalg.block_diag(*blocks), atol=1e-14)
+    assert np.all(np.abs(theta) < np.pi)
+
+
+def test_ornn_authors_gradient_is_strictly_upper_and_matches_fd(getkey):
+    params = _uniform_params(AUTHORS, getkey())
+    key = getkey()
+    _, grads = _authors_w_and_grad(params, key)
+    x0, us, ys = _regression_problem(key, jnp.float64)
+    loss = lambda p: _loss_and_grad(p, x0, us, ys, model=AUTHORS)[0][0]
+
+    g = np.asarray(grads.recurrent_generator)
+    upper = np.triu(np.ones((6, 6), bool), 1)
+    np.testing.assert_array_equal(g[~upper], 0.0)
+    assert np.all(g[upper] != 0)
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    for i, j in ((0, 3), (4, 5)):
+        one_hot = zeros._replace(
+            recurrent_generator=zeros.recurrent_generator.at[i, j].set(1.0)
+        )
+        fd = fd_directional(loss, params, one_hot)
+        np.testing.assert_allclose(g[i, j], fd, rtol=FD_RTOL, atol=1e-10)
+
+
+def test_ornn_rnn_dyn_moves_the_skew_matrix_twice_as_far_as_the_authors(getkey):
+    # At an A with zero diagonal and lower triangle both variants have the same
+    # S, and, with b_ih = 0, the same map: the gradients agree on the upper
+    # triangle, and rnn_dyn's lower triangle is minus its transpose.
+    params = _uniform_params(AUTHORS, getkey())
+    a0 = jnp.triu(params.recurrent_generator, 1)
+    params = params._replace(recurrent_generator=a0)
+    ours = params._replace(bias_ih=jnp.zeros(6))
+    x0, us, ys = _regression_problem(getkey(), jnp.float64)
+
+    def grad_a(model, p):
+        return _loss_and_grad(p, x0, us, ys, model=model)[1].recurrent_generator
+
+    g_ours, g_theirs = (
+        np.asarray(grad_a(ORNN, ours)),
+        np.asarray(grad_a(AUTHORS, params)),
+    )
+    np.testing.assert_allclose(np.triu(g_ours, 1), g_theirs, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(np.tril(g_ours, -1), -np.triu(g_ours, 1).T)
+    skew_ours = lambda a: np.asarray(a - a.T)
+    skew_theirs = lambda a: _strict_upper_skew(np.asarray(a))
+
+    # Adam and SGD steps on A alone: rnn_dyn at lr moves S as the authors do at
+    # 2 lr, step after step (both runs start from the same S).
+    for make in (optax.sgd, optax.adam):
+        runs = []
+        for model, p, lr in ((ORNN, ours, 0.05), (AUTHORS, params, 0.1)):
+            opt = make(lr)
+            a, state = p.recurrent_generator, opt.init(p.recurrent_generator)
+            for _ in range(5):
+                g = grad_a(model, p._replace(recurrent_generator=a))
+                with jax.numpy_dtype_promotion("standard"):
+                    update, state = opt.update(g, state)
+                a = a + update
+            runs.append(a)
+        s_ours, s_theirs = skew_ours(runs[0]), skew_theirs(runs[1])
+        assert np.max(np.abs(s_theirs - skew_theirs(a0))) > 0.2
+        np.testing.assert_allclose(s_ours, s_theirs, rtol=0, atol=1e-13)
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "match"),
     [
@@ -243,11 +421,35 @@ def test_ornn_prepare_keeps_structure_and_is_idempotent(getkey):
         ((2, 0), {}, "hidden_size"),
         ((-1, 3), {}, "input_size"),
         ((2, 3), {"readout": 0}, "readout"),
+        ((2, 3), {"variant": "lezcano"}, "variant"),
+        ((2, 3), {"variant": "authors", "bias": True}, "bias"),
     ],
 )
 def test_ornn_factory_rejects_bad_arguments(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         rd.models.ornn(*args, **kwargs)
+
+
+def test_ornn_variant_defaults_and_the_cell_factory():
+    assert ORNN.variant == "rnn_dyn" and ORNN.bias
+    assert AUTHORS.variant == "authors" and not AUTHORS.bias
+    assert rd.models.ornn(
+        2, 3, bias=False, variant="authors"
+    ) == rd.models.OrthogonalRNN(2, 3, bias=False, variant="authors")
+    # Positional construction keeps its order; `prepare` keeps the variant.
+    assert rd.models.OrthogonalRNN(2, 3, None, "cayley", False).variant == "rnn_dyn"
+    assert dataclasses.replace(AUTHORS, prepared=True).variant == "authors"
+    with pytest.raises(ValueError, match="variant"):
+        rd.models.OrthogonalRNN(2, 3, variant="torch")
+    with pytest.raises(ValueError, match="bias"):
+        rd.models.OrthogonalRNN(2, 3, variant="authors")
+    cell = rd.examples.cell("ornn", 2, 6, readout=2, ornn_variant="authors")
+    assert cell == AUTHORS
+    assert rd.examples.cell("ornn", 2, 6, readout=2) == ORNN
+    lstm = rd.examples.cell("lstm", 2, 6, readout=2, ornn_variant="authors")
+    assert lstm == rd.models.lstm(2, 6, readout=2)
+    with pytest.raises(ValueError, match="variant"):
+        rd.examples.cell("ornn", 2, 6, readout=None, ornn_variant="torch")
 
 
 # --------------------------------------------------------------------------- #
@@ -347,6 +549,32 @@ def test_slstm_stabilize_bounds_the_column_sums(mode, norm, dtype, getkey):
     h = hidden
     np.testing.assert_array_equal(out.weight_ih[:h], params.weight_ih[:h])
     np.testing.assert_array_equal(out.weight_ih[2 * h :], params.weight_ih[2 * h :])
+    for name in ("bias_ih", "bias_hh", "readout_weight", "readout_bias"):
+        np.testing.assert_array_equal(getattr(out, name), getattr(params, name))
+
+
+def test_slstm_authors_stabilize_rescales_columns_to_the_papers_constants(getkey):
+    # The authors' rnn_wrap.py, in closed form: each column of the (i, f, g, o)
+    # blocks of weight_hh, and of the forget block (rows H:2H) of weight_ih, is
+    # divided by its ℓ1 norm and multiplied by the constant; nothing else moves.
+    hidden, m = 6, 3
+    model = rd.models.slstm(m, hidden, readout=2)
+    params = _uniform_params(model, getkey())
+    out = _stabilize(model, params, "authors", "l1")
+    h = hidden
+    w_hh, w_ih = np.asarray(params.weight_hh), np.asarray(params.weight_ih)
+    pairs = [
+        (w_hh[k * h : (k + 1) * h], out.weight_hh[k * h : (k + 1) * h], c)
+        for k, c in enumerate((0.395, 0.155, 0.099, 0.395))
+    ]
+    pairs.append((w_ih[h : 2 * h], out.weight_ih[h : 2 * h], 0.25))
+    for before, after, c in pairs:
+        after = np.asarray(after)
+        np.testing.assert_allclose(np.abs(after).sum(axis=0), c, rtol=0, atol=1e-12)
+        expected = before * (c / np.abs(before).sum(axis=0))
+        np.testing.assert_allclose(after, expected, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(out.weight_ih[:h], w_ih[:h])
+    np.testing.assert_array_equal(out.weight_ih[2 * h :], w_ih[2 * h :])
     for name in ("bias_ih", "bias_hh", "readout_weight", "readout_bias"):
         np.testing.assert_array_equal(getattr(out, name), getattr(params, name))
 

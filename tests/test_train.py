@@ -285,3 +285,56 @@ def test_without_shuffle_an_epoch_does_not_depend_on_its_key():
         TrainConfig(task="lm", data=".", shuffle=False)
     authors = TrainConfig(**SMALL, loss_reduction="sum", shuffle=False)
     assert TrainConfig.from_json(json.loads(json.dumps(authors.to_json()))) == authors
+
+
+def test_authors_protocol_is_in_config_json_and_draws_their_orbits(tmp_path):
+    """The authors' settings, read back from config.json, drive the orbit record.
+
+    Expected values are the authors' code's (../shared/authors-settings.md §1),
+    written out here rather than read from `PROTOCOLS`.
+    """
+    from rnn_dyn.train import Run
+
+    sizes = dict(hidden=6, seq_len=20, n_train=40, n_val=10, batch_size=20)
+    orbits = dict(orbit_every=1, orbit_steps=30, orbit_burn_in=20)
+    config = TrainConfig(
+        task="symbols", protocol="authors", epochs=2, **sizes, **orbits
+    )
+    result = fit(config, tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    authors = dict(protocol="authors", loss_reduction="sum", shuffle=False,
+                   schedule="multistep", milestones=[500, 1000, 2000], gamma=0.25,
+                   lr=1e-3, clip=0.25, orbit_inits=10, orbit_std=100,
+                   orbit_shared_inits=False, orbit_untrained=False,
+                   stabilize="authors", ornn_variant="authors")  # fmt: skip
+    assert {k: saved[k] for k in authors} == authors
+    assert Run(tmp_path).config() == config
+    record = Run(tmp_path).orbits(0)
+    assert list(record.epochs) == [1, 2]  # after each epoch; never untrained
+    assert record.inits.shape == (10, 6, 12)  # 10 (h, c) drawn for each input
+    assert 80 < np.std(record.inits) < 125  # N(0, 100²): 360 draws
+    assert not np.any(record.inits[:, 0] == record.inits[:, 1])  # not shared
+    params = Run(tmp_path).params(0)
+    for k, u in enumerate(np.eye(6)):
+        us = jnp.broadcast_to(jnp.asarray(u), (30, 6))
+        for i in (0, 9):
+            x0 = jnp.asarray(record.inits[i, k])
+            ys = rd.simulate(result.model, params, x0, us).outputs[20:]
+            np.testing.assert_allclose(record.outputs[:, i, k, :, -1], ys, rtol=1e-12)
+
+
+@pytest.mark.parametrize("stabilize", ["authors", "linf"])
+def test_slstm_training_applies_the_chosen_projection(stabilize):
+    """authors: every column at its bound exactly; linf: every row within it."""
+    result = fit(
+        TrainConfig(**{**SMALL, "model": "slstm"}, epochs=1, stabilize=stabilize)
+    )
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a[0]), result.state.params)
+    h = SMALL["hidden"]
+    blocks = [params.weight_hh[k * h : (k + 1) * h] for k in range(4)]
+    blocks.append(params.weight_ih[h : 2 * h])  # the forget gate's input block
+    for block, bound in zip(blocks, (0.395, 0.155, 0.099, 0.395, 0.25), strict=True):
+        if stabilize == "authors":
+            np.testing.assert_allclose(np.abs(block).sum(axis=0), bound, rtol=1e-12)
+        else:
+            assert np.abs(block).sum(axis=1).max() <= bound * (1 + 1e-12)

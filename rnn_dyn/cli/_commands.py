@@ -28,6 +28,7 @@ from ._inputs import (
     train_config,
 )
 from ._report import Report, emit
+from ._reproduce import reproduce as reproduce
 
 
 def _below(name: str, value: int, limit_name: str, limit: int) -> None:
@@ -653,7 +654,7 @@ def orbit(args: argparse.Namespace) -> int:
             rows=list(record.projections),
             columns=list(record.labels or ()),
             kind=args.type,
-            title=f"{name}: projections of h after the burn-in",
+            title=f"{name}: projections of {_SPACES[record.space]} after the burn-in",
         )
     else:
         label = record.labels[args.input] if record.labels else f"input {args.input}"
@@ -669,6 +670,9 @@ def orbit(args: argparse.Namespace) -> int:
     plotting.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
+
+
+_SPACES = {"hidden": "h", "logits": "the logits"}
 
 
 def _warn_nonfinite(outputs: np.ndarray, epochs: np.ndarray) -> None:

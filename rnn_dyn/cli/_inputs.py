@@ -200,6 +200,8 @@ LM_ONLY = (
     "cache_corpus",
     "orbit_words",
     "orbit_projections",
+    "orbit_space",
+    "orbit_word_pool",
 )
 _SCHEDULE_ONLY = {
     "milestones": "multistep",
@@ -257,8 +259,9 @@ def _show(value: Any) -> str:
 def train_config(args: argparse.Namespace) -> Any:
     """The `TrainConfig` of ``rnn-dyn train``: from the flags, or the run to resume.
 
-    Flags not given stay None, so `TrainConfig` fills them from the task's
-    `rnn_dyn.train.TASK_DEFAULTS`, exactly as for a config built in Python.
+    Flags not given stay None, so `TrainConfig` fills them from the protocol's
+    values for the task (`rnn_dyn.train.PROTOCOLS`), exactly as for a config
+    built in Python.
     """
     from ..train import TrainConfig
 
@@ -288,10 +291,14 @@ def train_config(args: argparse.Namespace) -> Any:
                 f"{_flag(name)} is for --schedule {schedule}; this run's schedule "
                 f"is {config.schedule}"
             )
-    orbit = {"orbit_steps", "orbit_burn_in", "orbit_inits", "orbit_std"}
-    orbit_flags = sorted(given & (orbit | {"orbit_words", "orbit_projections"}))
+    orbit_flags = sorted(
+        f for f in given if f.startswith("orbit_") and f != "orbit_every"
+    )
     if orbit_flags and not config.orbit_every:
         raise UsageError(f"{_flag(orbit_flags[0])} needs --orbit-every k > 0")
-    if "stabilize" in given and config.model != "slstm":
-        raise UsageError(f"--stabilize is for --model slstm, not {config.model}")
+    for name, model in (("stabilize", "slstm"), ("ornn_variant", "ornn")):
+        if name in given and config.model != model:
+            raise UsageError(
+                f"{_flag(name)} is for --model {model}, not {config.model}"
+            )
     return config

@@ -14,9 +14,14 @@ from typing import NoReturn
 from ..examples import CELLS, MODELS, REGIMES, SYSTEMS
 from ..tasks import TASKS
 
+# rnn_dyn.train's PROTOCOL_NAMES and STABILIZERS, written out so that parsing
+# does not import the training code (2 s); tests keep them equal.
+PROTOCOL_NAMES = ("rnn_dyn", "authors")
+STABILIZERS = ("clip", "authors", "linf")
+
 VARIANTS = ("authors", "printed")
 SCHEDULES = ("constant", "multistep", "plateau")
-PER_TASK = "default: the task's, rnn_dyn.train.TASK_DEFAULTS"
+PER_TASK = "default: the protocol's for the task (rnn_dyn.train.PROTOCOLS)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,21 +148,28 @@ def _add_entropy(p: argparse.ArgumentParser) -> None:
 def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", choices=TASKS)
     p.add_argument("--model", choices=CELLS, default="lstm")
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOL_NAMES,
+        default="rnn_dyn",
+        help="whose settings fill the flags not given: this project's (rnn_dyn) "
+        "or the authors' code's (authors)",
+    )
     p.add_argument("--hidden", type=int_at_least(1), help=PER_TASK)
     p.add_argument("--seq-len", type=int_at_least(2), help=PER_TASK)
     p.add_argument("--epochs", type=int_at_least(1), help="default 100")
-    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--lr", type=positive_float, help=PER_TASK)
     p.add_argument("--batch-size", type=int_at_least(1), help=PER_TASK)
     p.add_argument(
-        "--clip", type=non_negative_float, default=0.25, help="0: no clipping"
+        "--clip", type=non_negative_float, help="0: no clipping; " + PER_TASK
     )
     p.add_argument("--schedule", choices=SCHEDULES, help=PER_TASK)
     p.add_argument(
-        "--milestones", type=int_list, default=(), help="multistep epochs E1,E2"
+        "--milestones", type=int_list, help="multistep epochs E1,E2; " + PER_TASK
     )
-    p.add_argument("--gamma", type=positive_float, default=0.1)
-    p.add_argument("--patience", type=int_at_least(1), default=7)
-    p.add_argument("--factor", type=positive_float, default=0.1)
+    p.add_argument("--gamma", type=positive_float, help=PER_TASK)
+    p.add_argument("--patience", type=int_at_least(1), help=PER_TASK)
+    p.add_argument("--factor", type=positive_float, help=PER_TASK)
     p.add_argument("--seeds", type=seed_list, default=(0,), help="S1,S2,...")
     p.add_argument("--data-seed", type=seed, default=0)
     p.add_argument("--n-train", type=int_at_least(2))
@@ -166,34 +178,50 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--loss-reduction",
         choices=("mean", "sum"),
-        default="mean",
         help="differentiate the loss averaged (mean) or summed (sum, the "
-        "authors') over the batch and time steps",
+        "authors') over the batch and time steps; " + PER_TASK,
     )
     p.add_argument(
         "--no-shuffle",
         dest="shuffle",
-        action="store_false",
+        action="store_const",
+        const=False,
         help="take the minibatches in order (the authors'), not reshuffled",
     )
     p.add_argument(
         "--stabilize",
-        choices=("clip", "authors"),
-        default="clip",
-        help="slstm projection: clip columns over the bound, or rescale all",
+        choices=STABILIZERS,
+        help="slstm projection: clip the columns over the bound (clip), rescale "
+        "every column to it (authors), or clip the rows (linf, Miller & Hardt's "
+        "condition); " + PER_TASK,
+    )
+    p.add_argument(
+        "--ornn-variant",
+        choices=("rnn_dyn", "authors"),
+        help="ornn: expm(A - Aᵀ) with an input bias (rnn_dyn), or the expRNN "
+        "the authors used (authors: strict upper triangle, no input bias); " + PER_TASK,
     )
     p.add_argument(
         "--min-lr",
         type=non_negative_float,
-        default=0.0,
-        help="stop once the plateau schedule goes below this",
+        help="stop once the plateau schedule goes below this; " + PER_TASK,
     )
     _language_model_options(p.add_argument_group("language model (lm)"))
     p.add_argument("--orbit-every", type=int_at_least(0), default=0)
     p.add_argument("--orbit-steps", type=int_at_least(2), help=PER_TASK)
     p.add_argument("--orbit-burn-in", type=int_at_least(0), help=PER_TASK)
-    p.add_argument("--orbit-inits", type=int_at_least(1), default=5)
-    p.add_argument("--orbit-std", type=positive_float, help="default 100; lm 1")
+    p.add_argument("--orbit-inits", type=int_at_least(1), help="per input; " + PER_TASK)
+    p.add_argument("--orbit-std", type=positive_float, help=PER_TASK)
+    p.add_argument(
+        "--orbit-shared-inits",
+        action=argparse.BooleanOptionalAction,
+        help="one set of initial states for every input, or each its own; " + PER_TASK,
+    )
+    p.add_argument(
+        "--orbit-untrained",
+        action=argparse.BooleanOptionalAction,
+        help="record the untrained model's orbits (epoch 0) too; " + PER_TASK,
+    )
     p.add_argument("--resume", action="store_true")
     _common_options(p, "results/train")
 
@@ -228,8 +256,18 @@ def _language_model_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--orbit-projections",
         type=word_list,
-        default=("mean", "is", "<unk>"),
-        help="mean, random[K] or words (default mean,is,<unk>)",
+        help="mean, random[K] or words; " + PER_TASK,
+    )
+    g.add_argument(
+        "--orbit-space",
+        choices=("hidden", "logits"),
+        help="project the hidden vector, or the decoder's logits (the "
+        "authors'); " + PER_TASK,
+    )
+    g.add_argument(
+        "--orbit-word-pool",
+        type=int_at_least(0),
+        help="draw the 2 constant words from the first N ids (0: all); " + PER_TASK,
     )
 
 
@@ -247,6 +285,25 @@ def _add_orbit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", type=int_at_least(0), help="one initial state")
     p.add_argument("--out", help="PNG file (default RUN/orbit_TYPE.png)")
     p.set_defaults(json=False)
+
+
+def _add_reproduce(p: argparse.ArgumentParser) -> None:
+    from ._reproduce import EXPERIMENTS, SCALES
+
+    p.add_argument("name", nargs="?", choices=tuple(EXPERIMENTS), metavar="NAME")
+    p.add_argument("--list", action="store_true", help="list the experiments")
+    p.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="cpu",
+        help="smoke: seconds; cpu: reduced for 2 cores; paper: the supplement's",
+    )
+    p.add_argument("--data", help="WikiText-2 directory (the language models)")
+    p.add_argument(
+        "--out", help="output directory (default results/reproduce/NAME-SCALE)"
+    )
+    p.add_argument("--json", action="store_true", help="print result.json")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _add_history(p: argparse.ArgumentParser) -> None:
@@ -312,9 +369,11 @@ _SUBCOMMANDS = {
         "--resume) and, with --orbit-every, orbit.npz. --resume continues the "
         "run in --out with its saved configuration (only --epochs may change). "
         "lm: a word-level language model on a WikiText directory (--data), "
-        "truncated BPTT with the state carried across windows. Sizes, schedule, "
-        "dropout and orbit lengths left out take the task's defaults "
-        "(rnn_dyn.train.TASK_DEFAULTS).",
+        "truncated BPTT with the state carried across windows. Settings left "
+        "out take the --protocol's values for the task "
+        "(rnn_dyn.train.PROTOCOLS): rnn_dyn (this project's) or authors (the "
+        "authors' code's: summed losses, ordered batches, their schedules, "
+        "orbits and models).",
     ),
     "orbit": (
         _add_orbit,
@@ -322,6 +381,17 @@ _SUBCOMMANDS = {
         "Draw the steady-state outputs recorded in RUN_DIR/orbit.npz "
         "against the epoch (orbit1d), as (epoch, y_t, y_t - y_{t-1}) in 3-D "
         "(orbit2d, Supp. Figs. 3-4), or against the step (transient).",
+    ),
+    "reproduce": (
+        _add_reproduce,
+        "reproduce a figure of the paper: rnn-dyn reproduce --list names them",
+        "Run the rnn-dyn commands that make one figure of the paper (training "
+        "runs with --protocol authors) at a scale: smoke (seconds), cpu (the "
+        "same protocol reduced for 2 cores) or paper (the supplement's sizes, "
+        "for a GPU). Writes the figure(s), result.json (the numbers found) and "
+        "provenance.json (commands, config, versions, commit, machine, "
+        "seconds) into --out. Run again, it resumes an interrupted training "
+        "run and keeps a finished one.",
     ),
     "history": (
         _add_history,

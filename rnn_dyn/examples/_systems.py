@@ -14,7 +14,14 @@ from . import CELLS, MODELS, SYSTEMS
 from ._chaotic_lstm import chaotic_lstm
 
 
-def cell(name: str, input_size: int, hidden: int, *, readout: int | None) -> Model:
+def cell(
+    name: str,
+    input_size: int,
+    hidden: int,
+    *,
+    readout: int | None,
+    ornn_variant: str = "rnn_dyn",
+) -> Model:
     """Return the recurrent cell ``name`` (one of `CELLS`).
 
     Args:
@@ -23,12 +30,18 @@ def cell(name: str, input_size: int, hidden: int, *, readout: int | None) -> Mod
         hidden: Hidden units.
         readout: Outputs of the linear readout; None: the output is h.
             (Keyword only.)
+        ornn_variant: ``variant`` of `rnn_dyn.models.ornn`, ``"rnn_dyn"``
+            (default) or ``"authors"``, with that variant's default bias;
+            ignored by the other cells. (Keyword only.)
 
     Raises:
-        ValueError: If ``name`` is not a cell.
+        ValueError: If ``name`` is not a cell, or ``ornn_variant`` is unknown
+            for ``"ornn"``.
     """
     if name not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, got {name!r}")
+    if name == "ornn":
+        return models.ornn(input_size, hidden, readout=readout, variant=ornn_variant)
     return getattr(models, name)(input_size, hidden, readout=readout)
 
 

@@ -62,7 +62,9 @@ class Preparable(Protocol):
 class Stabilizable(Protocol):
     """A model with a projection onto its stable set (Miller & Hardt's sLSTM)."""
 
-    def stabilize(self, params: Params, *, mode: str = "clip") -> Params:
+    def stabilize(
+        self, params: Params, *, mode: str = "clip", norm: str = "l1"
+    ) -> Params:
         """Project ``params`` back onto the stable set after an optimiser step."""
         ...
 

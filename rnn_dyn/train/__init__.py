@@ -1,8 +1,9 @@
 r"""Training: the paper's tasks, several seeds at once, recorded attractors, resume.
 
-- `TrainConfig` is every setting of a run, with each task's defaults in
-  `TASK_DEFAULTS` (the one place they live: ``rnn-dyn train`` builds the same
-  config from the same flags).
+- `TrainConfig` is every setting of a run, with each protocol's values per
+  task in `PROTOCOLS` (``"rnn_dyn"``, this project's, also `TASK_DEFAULTS`;
+  ``"authors"``, the authors' code's): the one place they live, so
+  ``rnn-dyn train`` builds the same config from the same flags.
 - `make_data` and `make_model` build what a config trains on and what it
   trains; `make_train_step` the jitted epoch of one seed (minibatch steps in a
   `lax.scan`, or truncated BPTT for the language model); `make_evaluate` its
@@ -18,6 +19,7 @@ streams of a corpus.
 """
 
 from ._config import MODELS as MODELS
+from ._config import PROTOCOLS as PROTOCOLS
 from ._config import SCHEDULES as SCHEDULES
 from ._config import TASK_DEFAULTS as TASK_DEFAULTS
 from ._config import TrainConfig as TrainConfig

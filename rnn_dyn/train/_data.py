@@ -77,9 +77,12 @@ def make_model(config: TrainConfig, data: Any) -> Any:
     from .. import models
     from ..examples import cell
 
+    variant = dict(ornn_variant=config.ornn_variant)
     if isinstance(data, LMData):
-        core = cell(
-            config.model, config.embed or config.hidden, config.hidden, readout=None
-        )
+        inputs = config.embed or config.hidden
+        core = cell(config.model, inputs, config.hidden, readout=None, **variant)
         return models.language_model(core, data.corpus.vocab_size, tied=config.tied)
-    return cell(config.model, data.input_size, config.hidden, readout=data.output_size)
+    readout = data.output_size
+    return cell(
+        config.model, data.input_size, config.hidden, readout=readout, **variant
+    )

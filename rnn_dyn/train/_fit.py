@@ -28,7 +28,7 @@ from jaxtyping import Array
 from .. import tasks as tasks_module
 from .._optim import optimizer
 from ..models._base import prepared
-from ..orbit import lm_orbits, orbit_outputs, projections
+from ..orbit import lm_orbits, logit_projections, orbit_outputs, projections
 from . import _lm
 from ._config import TrainConfig
 from ._data import LMData, make_data, make_model
@@ -118,11 +118,17 @@ def _over_seeds(fn: Callable, n_seeds: int) -> Callable:
     return one
 
 
-def _orbit_inits(config: TrainConfig, state_size: int, dtype: Any) -> Array:
+def _orbit_inits(
+    config: TrainConfig, n_inputs: int, state_size: int, dtype: Any
+) -> Array:
+    """The orbits' initial states: `(i, n)` shared, or `(i, k, n)` per input.
+
+    Drawn once, from ``data_seed``, and used at every recorded epoch.
+    """
     key = jax.random.key(config.data_seed + 10_007)
-    shape = (config.orbit_inits, state_size)
-    std = config.orbit_std or (1.0 if config.task == "lm" else 100.0)
-    return std * jax.random.normal(key, shape, dtype)
+    per_input = () if config.orbit_shared_inits else (n_inputs,)
+    shape = (config.orbit_inits, *per_input, state_size)
+    return config.orbit_std * jax.random.normal(key, shape, dtype)
 
 
 def _orbit_recorder(
@@ -133,10 +139,10 @@ def _orbit_recorder(
     ``meta`` is what ``orbit.npz`` stores once: inputs, initial states, labels.
     """
     dtype = param_dtype(model)
-    inits = _orbit_inits(config, model.state_size, dtype)
     steps = dict(steps=config.orbit_steps, burn_in=config.orbit_burn_in)
     if not isinstance(data, LMData):
         inputs = jnp.asarray(data.orbit_inputs, dtype)
+        inits = _orbit_inits(config, len(inputs), model.state_size, dtype)
         meta = {
             "inputs": inputs,
             "inits": inits,
@@ -150,19 +156,37 @@ def _orbit_recorder(
         words = [data.corpus.index(w) for w in config.orbit_words]  # checks them
     else:
         rng = np.random.default_rng(config.data_seed)
-        words = sorted(rng.choice(data.corpus.vocab_size, 2, replace=False).tolist())
+        pool = min(
+            config.orbit_word_pool or data.corpus.vocab_size, data.corpus.vocab_size
+        )
+        words = sorted(rng.choice(pool, 2, replace=False).tolist())
     names = [vocabulary[w] for w in words]
-    directions = lambda p: projections(model, p, config.orbit_projections, vocabulary)
+    inits = _orbit_inits(config, len(words), model.state_size, dtype)
+    if config.orbit_space == "logits":
+        affine = lambda p: logit_projections(
+            model, p, config.orbit_projections, vocabulary
+        )
+    else:
+        affine = lambda p: (
+            projections(model, p, config.orbit_projections, vocabulary),
+            None,
+        )
     if config.orbit_every:  # check the names before the first epoch (traced only)
-        jax.eval_shape(directions, jax.eval_shape(model.init, jax.random.key(0)))
+        jax.eval_shape(affine, jax.eval_shape(model.init, jax.random.key(0)))
     meta = {
         "inputs": np.asarray(words),
         "inits": inits,
         "labels": np.asarray(names + [f"{n} (feedback)" for n in names]),
         "projections": np.asarray(config.orbit_projections),
+        "space": np.asarray(config.orbit_space),
     }
     words = np.asarray(words)
-    return lambda p: lm_orbits(model, p, words, inits, directions(p), **steps), meta
+
+    def record(p):
+        directions, offsets = affine(p)
+        return lm_orbits(model, p, words, inits, directions, offsets=offsets, **steps)
+
+    return record, meta
 
 
 def fit(
@@ -236,7 +260,7 @@ def fit(
             return metrics, evaluate(params, x0, "val")
 
         metrics_fn = _over_seeds(epoch_metrics, n_seeds)
-        if state.epoch == 0:
+        if state.epoch == 0 and config.orbit_untrained:
             record(state)
         while state.epoch < config.epochs:
             lr = _learning_rates(config, state)

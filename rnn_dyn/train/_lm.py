@@ -54,7 +54,7 @@ class LMStatics(NamedTuple):
 
     clip: float
     dropout: float
-    stabilize: str | None
+    stabilize: tuple[str, str] | None
     reduction: str = "mean"
 
 
@@ -144,9 +144,9 @@ def lm_epoch(statics: LMStatics, lm: LanguageModel, params, x0, opt_state, lr, k
         (_, (xs, loss, acc)), grads = grad_fn(params, xs, tokens, next_tokens, key)
         params, opt_state = update(opt, grads, opt_state, params)
         if statics.stabilize is not None:
-            params = params._replace(
-                core=lm.core.stabilize(params.core, mode=statics.stabilize)
-            )
+            mode, norm = statics.stabilize
+            core = lm.core.stabilize(params.core, mode=mode, norm=norm)
+            params = params._replace(core=core)
         jax.debug.callback(_window_done, 1.0 / inputs.shape[0])
         return (params, opt_state, jax.lax.stop_gradient(xs)), (loss, acc)
 

@@ -24,7 +24,7 @@ from .._simulate import _cost, _rollout
 from ..models._base import Model, Stabilizable, param_shapes, params_dtype, prepared
 from ..tasks.wikitext import streams, windows
 from . import _lm
-from ._config import TrainConfig
+from ._config import STABILIZERS, TrainConfig
 from ._data import LMData
 
 
@@ -61,7 +61,7 @@ class _Statics(NamedTuple):
     batch_size: int
     clip: float
     learn_x0: bool
-    stabilize: str | None
+    stabilize: tuple[str, str] | None
     loss_fn: Callable
     last_only: bool
     reduction: str = "mean"
@@ -117,7 +117,8 @@ def _epoch(statics, model, params, x0, opt_state, lr, key, us, ys):
         (_, loss), grads = grad_fn(statics, model, trainable, us[idx], ys[idx])
         (params, x0), opt_state = update(opt, grads, opt_state, trainable)
         if statics.stabilize is not None:
-            params = model.stabilize(params, mode=statics.stabilize)
+            mode, norm = statics.stabilize
+            params = model.stabilize(params, mode=mode, norm=norm)
         return ((params, x0), opt_state), loss
 
     (trainable, opt_state), losses = jax.lax.scan(
@@ -144,9 +145,9 @@ def _evaluate(statics, model, params, x0, us, ys):
     return jnp.mean(loss), jnp.mean(correct)
 
 
-def stabilizer(model: Model, mode: str) -> str | None:
-    """The projection mode to apply after each step: None for a model without one."""
-    return mode if isinstance(model, Stabilizable) else None
+def stabilizer(model: Model, name: str) -> tuple[str, str] | None:
+    """``(mode, norm)`` of the projection after each step; None for a model without."""
+    return STABILIZERS[name] if isinstance(model, Stabilizable) else None
 
 
 def param_dtype(model: Any) -> Any:

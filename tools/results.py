@@ -1,0 +1,443 @@
+"""The README's numbers: JSON sources in docs/results/, rendered into its blocks.
+
+A source is the JSON an `rnn-dyn ... --json` command prints, wrapped with the
+command line and where and when it ran. A README block
+
+    <!-- results: NAME -->
+    ...
+    <!-- /results -->
+
+holds the text that the renderer NAME (below) writes from the sources.
+
+    python tools/results.py run NAME -- rnn-dyn lyapunov --system henon ...
+    python tools/results.py render [--readme README.md]  # rewrite every block
+    python tools/results.py check [--readme README.md]   # exit 1, diff, if one differs
+
+`make results` is `render`. Only `run` computes anything; `render` and `check`
+read files (standard library only, no JAX).
+"""
+
+import argparse
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+README = ROOT / "README.md"
+BLOCK = re.compile(
+    r"^<!-- results: (?P<name>\S+) -->\n(?P<body>.*?)^<!-- /results -->$",
+    re.MULTILINE | re.DOTALL,
+)
+
+# Running a command into a source
+
+
+def run_source(name: str, command: list[str], results: Path = RESULTS) -> Path:
+    """Run an `rnn-dyn ... --json` command and write its output as a source.
+
+    The command runs in a temporary directory (its figures and npz files are
+    discarded) with this Python's scripts first on PATH, so `rnn-dyn` is the
+    one of the environment whose versions are recorded.
+
+    Args:
+        name: The source's name; it is written to `results/NAME.json`.
+        command: The command line, split into words.
+        results: The folder of sources.
+
+    Returns:
+        The path written.
+
+    Raises:
+        subprocess.CalledProcessError: The command failed (nothing is written).
+    """
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=scratch, env=env, capture_output=True, text=True
+        )
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise subprocess.CalledProcessError(done.returncode, command)
+    from rnn_dyn._provenance import provenance  # the package's, no JAX
+
+    record = provenance(seconds=round(seconds, 1))
+    source = {
+        "command": shlex.join(command),
+        "provenance": record,
+        "result": json.loads(done.stdout),
+    }
+    path = results / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(source, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+# Number formats
+
+
+def _num(x: float, decimals: int) -> str:
+    """Format with a typographic minus sign, as the README writes numbers."""
+    return f"{x:.{decimals}f}".replace("-", "−")
+
+
+def _error_decimals(err: float, most: int = 5) -> int:
+    """Decimals that show an error to one digit (two if it starts with 1), at most 5."""
+    exponent = math.floor(math.log10(abs(err)))
+    leading = int(abs(err) / 10.0**exponent)
+    return min(most, max(0, -exponent + (1 if leading == 1 else 0)))
+
+
+def _with_error(x: float, err: float) -> str:
+    decimals = _error_decimals(err)
+    return f"{_num(x, decimals)} ± {_num(err, decimals)}"
+
+
+def _dimension(d: float) -> str:
+    return str(int(d)) if d == int(d) else _num(d, 3)
+
+
+# Reading the sources
+
+
+@dataclasses.dataclass
+class Sources:
+    """The sources in a folder, by name, each read once."""
+
+    folder: Path
+    cache: dict[str, dict] = dataclasses.field(default_factory=dict)
+
+    def _read(self, name: str) -> dict:
+        if name not in self.cache:
+            path = self.folder / f"{name}.json"
+            if not path.is_file():
+                raise FileNotFoundError(f"missing source {path}")
+            self.cache[name] = json.loads(path.read_text())
+        return self.cache[name]
+
+    def result(self, name: str) -> dict:
+        """The JSON that the source's command printed."""
+        return self._read(name)["result"]
+
+    def command(self, name: str) -> str:
+        """The command line that made the source."""
+        return self._read(name)["command"]
+
+    def provenance(self, name: str) -> dict:
+        """Where, when and how long the source's command ran."""
+        return self._read(name)["provenance"]
+
+
+# Renderers: each maps the sources to the markdown of a block.
+
+LYAPUNOV_ROWS = {
+    "lyapunov-authors": "chaotic LSTM, authors' weights",
+    "lyapunov-printed": "chaotic LSTM, printed weights (`--variant printed`)",
+    "lyapunov-henon": "Hénon, a = 1.4, b = 0.3 (`--system henon`)",
+    "lyapunov-logistic": "logistic, r = 4 (`--system logistic`)",
+}
+
+
+def lyapunov_table(sources: Sources) -> str:
+    """The Lyapunov spectra: the command and the table of the four systems."""
+    results = {name: sources.result(name) for name in LYAPUNOV_ROWS}
+    runs = {(r["steps"], r["burn_in"], r["dtype"]) for r in results.values()}
+    if len(runs) != 1:
+        raise ValueError(f"the Lyapunov sources differ in steps or burn-in: {runs}")
+    ((steps, burn_in, dtype),) = runs
+    lines = [
+        f"**Lyapunov spectra** (`rnn-dyn lyapunov --system S --steps {steps} "
+        f"--burn-in\n{burn_in} --x64 --json`, {dtype}, QR method; ± is the "
+        "standard error over 10\nsegments; the last column is the "
+        "two-trajectory estimate of λ₁):",
+        "",
+        "| system | exponents (nats/step) | sum | Kaplan–Yorke dim. | attractor "
+        "| λ₁, two trajectories |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in LYAPUNOV_ROWS.items():
+        r = results[name]
+        exponents = ", ".join(map(_with_error, r["exponents"], r["stderr"]))
+        if name == "lyapunov-logistic":
+            exponents += f" (ln 2 = {math.log(2):.6f})"
+        total = "" if len(r["exponents"]) == 1 else _num(r["sum"], 3)
+        if name == "lyapunov-henon":
+            total = f"{_num(r['sum'], 5)} (= ln 0.3)"
+        attractor = r["attractor"]
+        if r["period"] is not None:
+            attractor += f", period {r['period']}"
+        two = r["two_trajectory"]
+        cells = [
+            label,
+            exponents,
+            total,
+            _dimension(r["kaplan_yorke_dimension"]),
+            attractor,
+            _with_error(two["exponent"], two["stderr"]),
+        ]
+        lines.append("| " + " | ".join(cells).replace("|  |", "| |") + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cycles(result: dict, period: int, stability: str) -> list[dict]:
+    return [
+        c
+        for c in result["cycles"]
+        if c["period"] == period and c["stability"] == stability
+    ]
+
+
+def _only(cycles: list[dict], what: str) -> dict:
+    if len(cycles) != 1:
+        raise ValueError(f"expected one {what}, found {len(cycles)}")
+    return cycles[0]
+
+
+def _leading_multiplier(cycle: dict) -> float:
+    """The eigenvalue of Df^k of largest modulus; it must be real."""
+    re_, im = max(cycle["eigenvalues"], key=lambda z: math.hypot(*z))
+    if abs(im) > 1e-12 * abs(re_):
+        raise ValueError(f"the leading multiplier is complex: {re_} + {im}i")
+    return re_
+
+
+def _radii(cycles: list[dict], decimals: int) -> str:
+    return " and ".join(f"{c['spectral_radius']:.{decimals}f}" for c in cycles)
+
+
+def _shown(command: str) -> str:
+    """The command as the README shows it: without `--json`."""
+    return command.replace(" --json", "")
+
+
+def fixed_points(sources: Sources) -> str:
+    """The paragraph on the printed weights' stable cycle and the saddles."""
+    printed = sources.result("fixed-points-printed")
+    authors = sources.result("fixed-points-authors")
+    lyapunov = sources.result("lyapunov-printed")
+    period = lyapunov["period"]
+    stable = _only(_cycles(printed, period, "stable"), "stable cycle (printed)")
+    multiplier = _leading_multiplier(stable)
+    if multiplier >= 0:
+        raise ValueError(f"the leading Floquet multiplier is not negative: {stable}")
+    origin = _only(_cycles(authors, 1, "saddle"), "saddle fixed point (authors)")
+    if any(x != 0.0 for x in origin["points"][0]):
+        raise ValueError(f"the authors' saddle fixed point is not 0: {origin}")
+    saddles = _cycles(authors, 3, "saddle")
+    printed_saddles = _cycles(printed, 3, "saddle")
+    if len(saddles) != 2 or len(printed_saddles) != 2:
+        raise ValueError("expected two saddle 3-cycles for each variant")
+    command_printed = _shown(sources.command("fixed-points-printed"))
+    command_authors = _shown(sources.command("fixed-points-authors"))
+    return (
+        "Only the authors' variant of Appendix C is chaotic. The printed weights\n"
+        f"settle, slowly, onto a stable cycle of period {period}: Newton's method\n"
+        f"(`{command_printed}`\n"
+        f"or `rd.fixed_points(..., period={period})` from a late state) finds it "
+        "with leading\n"
+        f"Floquet multiplier {_num(multiplier, 5)} (negative: the orbit flips "
+        "from one side of the\n"
+        f"cycle to the other each period), and ln|{_num(multiplier, 5)}|/{period} "
+        f"= {_num(math.log(abs(multiplier)) / period, 5)} is the\n"
+        "measured λ₁. The distance to the cycle shrinks by only about "
+        f"{round(100 * (1 - abs(multiplier)))} % per period, which is why\n"
+        'shorter runs looked "quasi-periodic" (λ₁ ≈ 0; our earlier note said '
+        "so). `rnn-dyn lyapunov` labels it\n"
+        f"`{lyapunov['attractor']}, period {period}` after a "
+        f"{lyapunov['burn_in']:,}-step burn-in by finishing the convergence\n"
+        "with Newton (`classify_attractor`). Inside the authors' chaotic "
+        "attractor,\n"
+        f"`{command_authors}` finds a saddle at the\n"
+        "origin and two saddle-type 3-cycles (spectral radii "
+        f"{_radii(saddles, 3)}) embedded\n"
+        "in it. (An earlier version of this README gave "
+        f"{_radii(printed_saddles, 2)}: those are the\n"
+        "saddle 3-cycles of the *printed* weights, which `--variant printed\n"
+        f"--max-period {printed['max_period']}` finds beside the stable "
+        f"{period}-cycle.)\n"
+    )
+
+
+# `rnn-dyn reproduce NAME --scale cpu --json` of each figure, by source name.
+REPRODUCTIONS = [
+    f"reproduce-{name}"
+    for name in ("main-line", "supp-fig-1", "supp-fig-2", "supp-fig-3", "supp-fig-4")
+]
+
+
+def _census(census: dict) -> str:
+    """What the last epoch's orbits settled into, in words."""
+    periods = ", ".join(map(str, census["cycle_periods"]))
+    labels = {
+        "fixed_point": "fixed points",
+        "cycle": f"cycles (periods {periods})",
+        "other": "other",
+        "nonfinite": "non-finite",
+    }
+    parts = [f"{census[key]} {label}" for key, label in labels.items() if census[key]]
+    return (
+        f"epoch {census['epoch']}: {', '.join(parts)} of "
+        f"{census['trajectories']} trajectories"
+    )
+
+
+def _found(result: dict) -> str:
+    """The numbers of one reproduction, as a table cell."""
+    if "line" in result:
+        line, grid = result["line"], result["grid"]
+        return (
+            f"V(θ_true) = {result['loss_at_true']:g}; line: {line['n']} points, "
+            f"{line['local_minima']} strict local minima; plane "
+            f"{grid['shape'][0]} × {grid['shape'][1]}: V from {grid['min']:.3f} "
+            f"to {grid['max']:.3f}"
+        )
+    seeds = []
+    for row in result["final_per_seed"]:
+        first = result["first_epoch_val_acc_0.9"][str(row["seed"])]
+        reached = f"90 % at epoch {first}" if first is not None else "never 90 %"
+        seeds.append(f"seed {row['seed']}: val. acc. {row['val_acc']:.3f} ({reached})")
+    text = "; ".join(seeds) + f" after {result['epochs']} epochs"
+    if "orbits_last_epoch" in result:
+        text += "; orbits at " + _census(result["orbits_last_epoch"])
+    return text
+
+
+def reproductions(sources: Sources) -> str:
+    """The table of `rnn-dyn reproduce NAME --scale cpu` runs."""
+    lines = [
+        "| figure | command | what it found | minutes |",
+        "|---|---|---|---|",
+    ]
+    for name in REPRODUCTIONS:
+        result = sources.result(name)
+        minutes = sources.provenance(name)["seconds"] / 60
+        command = _shown(sources.command(name)).split(" --out")[0]
+        lines.append(
+            f"| {result['experiment']} | `{command}` | {_found(result)} "
+            f"| {minutes:.1f} |"
+        )
+    cpus = {sources.provenance(name)["cpu"] for name in REPRODUCTIONS}
+    lines += ["", f"Run on: {', '.join(sorted(cpus))}."]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Sources], str]] = {
+    "lyapunov-table": lyapunov_table,
+    "fixed-points": fixed_points,
+    "reproductions": reproductions,
+}
+
+
+# Rendering and checking the README
+
+
+def render_text(text: str, results: Path = RESULTS) -> tuple[str, list[str]]:
+    """Render every block of a README's text.
+
+    Args:
+        text: The README's text.
+        results: The folder of sources.
+
+    Returns:
+        The text with every block rendered, and the problems met: unknown
+        renderers, missing sources, renderers that failed, a text without
+        blocks or with an unclosed one. A block with a problem is left as it is.
+    """
+    sources = Sources(results)
+    problems: list[str] = []
+
+    def render(match: re.Match) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            problems.append(f"block {name!r}: no such renderer")
+            return match[0]
+        try:
+            body = RENDERERS[name](sources)
+        except (OSError, KeyError, ValueError) as e:
+            problems.append(f"block {name!r}: {type(e).__name__}: {e}")
+            return match[0]
+        # Blank lines around the body keep the markers out of its paragraphs.
+        return f"<!-- results: {name} -->\n\n{body}\n<!-- /results -->"
+
+    new = BLOCK.sub(render, text)
+    opened = len(re.findall(r"^<!-- results:", text, re.MULTILINE))
+    if opened == 0:
+        problems.append("no results blocks")
+    if opened != len(BLOCK.findall(text)):
+        problems.append("a results block is not closed by <!-- /results -->")
+    return new, problems
+
+
+def block_diffs(old: str, new: str) -> list[str]:
+    """Unified diffs of the blocks that differ between two renderings."""
+    diffs = []
+    for before, after in zip(BLOCK.finditer(old), BLOCK.finditer(new), strict=True):
+        if before[0] != after[0]:
+            name = before["name"]
+            diffs.append(
+                "".join(
+                    difflib.unified_diff(
+                        before["body"].splitlines(keepends=True),
+                        after["body"].splitlines(keepends=True),
+                        f"README block {name}",
+                        f"{name} from the sources",
+                    )
+                )
+            )
+    return diffs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("run", help="run an rnn-dyn --json command into a source")
+    run.add_argument("name")
+    run.add_argument("command", nargs=argparse.REMAINDER)
+    for action, help in (
+        ("render", "rewrite every block of the README from the sources"),
+        ("check", "exit 1, printing a diff, if a block differs from its sources"),
+    ):
+        p = sub.add_parser(action, help=help)
+        p.add_argument("--readme", type=Path, default=README)
+    for p in sub.choices.values():
+        p.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    if args.action == "run":
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not command:
+            parser.error("run: give the command after --")
+        path = run_source(args.name, command, args.results)
+        print(f"{path}: {json.loads(path.read_text())['provenance']['seconds']} s")
+        return 0
+
+    text = args.readme.read_text()
+    new, problems = render_text(text, args.results)
+    for problem in problems:
+        print(f"{args.readme}: {problem}", file=sys.stderr)
+    if args.action == "render":
+        if new != text and not problems:
+            args.readme.write_text(new)
+        return 1 if problems else 0
+    diffs = block_diffs(text, new)
+    for diff in diffs:
+        print(diff, end="")
+    return 1 if problems or diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
