@@ -96,7 +96,7 @@ def _symbols(
     """
     run = (
         f"train symbols --protocol authors --model {model} --seeds {seeds} "
-        "--out {run} --json --quiet"
+        "--out {run} --json"
     )
     orbits = draw.startswith("orbit")
     every = lambda k: f" --orbit-every {k}" if orbits else ""
@@ -129,7 +129,7 @@ def _lm(name: str, model: str, figure: str) -> Experiment:
     """A language-model figure: train on WikiText-2, draw every projection."""
     run = (
         f"train lm --protocol authors --model {model} --data {{data}} "
-        "--out {run} --json --quiet"
+        "--out {run} --json"
     )
     draw = f"orbit {{run}} --type orbit2d --out {{out}}/{name}.png"
     return Experiment(
@@ -156,7 +156,7 @@ def _lm(name: str, model: str, figure: str) -> Experiment:
 
 def _landscape(name: str, figure: str, smoke: str, full: str, png: str) -> Experiment:
     """A figure of the chaotic LSTM's cost (Appendix C): `rnn-dyn chaotic-lstm`."""
-    run = "chaotic-lstm --out {out} --json --quiet "
+    run = "chaotic-lstm --out {out} --json "
     return Experiment(
         name,
         figure,
@@ -290,7 +290,9 @@ def reproduce(args: argparse.Namespace) -> int:
     lines = experiment.command_lines(args.scale, out, args.data)
     outputs, seconds = [], []
     for i, argv in enumerate(lines, 1):
-        if not args.quiet:
+        if args.quiet and argv[0] in ("train", "chaotic-lstm"):
+            argv.append("--quiet")  # their progress bars
+        elif not args.quiet:
             print(f"[{i}/{len(lines)}] rnn-dyn {' '.join(argv)}", flush=True)
         start = time.perf_counter()
         outputs.append(_run_command(argv))
