@@ -296,13 +296,19 @@ def _census(census: dict) -> str:
 
 def _found(result: dict) -> str:
     """The numbers of one reproduction, as a table cell."""
-    if "line" in result:
-        line, grid = result["line"], result["grid"]
+    if result["experiment"] == "main-line":
+        line = result["line"]
         return (
-            f"V(θ_true) = {result['loss_at_true']:g}; line: {line['n']} points, "
-            f"{line['local_minima']} strict local minima; plane "
-            f"{grid['shape'][0]} × {grid['shape'][1]}: V from {grid['min']:.3f} "
-            f"to {grid['max']:.3f}"
+            f"V(θ_true) = {result['loss_at_true']:g}; {line['n']} points, "
+            f"{line['local_minima']} strict local minima, {line['nonfinite']} "
+            "non-finite"
+        )
+    if "grid" in result:
+        grid = result["grid"]
+        return (
+            f"{grid['shape'][0]} × {grid['shape'][1]} points, V from "
+            f"{grid['min']:.3f} (at θ_true) to {grid['max']:.3f}, "
+            f"{grid['nonfinite']} non-finite"
         )
     seeds = []
     for row in result["final_per_seed"]:

@@ -154,7 +154,9 @@ def _lm(name: str, model: str, figure: str) -> Experiment:
     )
 
 
-def _landscape(name: str, figure: str, smoke: str, full: str, png: str) -> Experiment:
+def _landscape(
+    name: str, figure: str, smoke: str, full: str, png: str, cpu: str
+) -> Experiment:
     """A figure of the chaotic LSTM's cost (Appendix C): `rnn-dyn chaotic-lstm`."""
     run = "chaotic-lstm --out {out} --json "
     return Experiment(
@@ -167,13 +169,7 @@ def _landscape(name: str, figure: str, smoke: str, full: str, png: str) -> Exper
             "paper": (run + full,),
         },
         figures=(png, "attractor.png"),
-        notes={
-            "smoke": "a coarse line and plane",
-            "cpu": "the authors' line (5000 values of s in [0.5, 2] plus 1) and "
-            "grid (s1: 150 values in [0, 2] plus 0 and 1; s2: 150 in "
-            "[-0.5, 0.5] plus 0); seconds on a CPU",
-            "paper": "as cpu",
-        },
+        notes={"smoke": "a coarse line and plane", "cpu": cpu, "paper": "as cpu"},
     )
 
 
@@ -187,6 +183,9 @@ EXPERIMENTS: dict[str, Experiment] = {
             "--line 200 --grid 10,10",
             "--line 5000 --grid 10,10",
             "line.png",
+            "none: the authors' 5000 values of s in [0.5, 2] (plus s = 1), a "
+            "200-step run with 100 dropped; seconds on a CPU (with a 10 × 10 "
+            "plane, not drawn)",
         ),
         _landscape(
             "supp-fig-1",
@@ -195,6 +194,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             "--line 20 --grid 20,20",
             "--line 20 --grid 150,150",
             "plane.png",
+            "none: the authors' grid, s1 150 values in [0, 2] plus 0 and 1, s2 "
+            "150 in [-0.5, 0.5] plus 0, one random direction U[0, 1) (theirs "
+            "came from PyTorch's unseeded generator); seconds on a CPU (with a "
+            "20-point line, not drawn)",
         ),
         _symbols(
             "supp-fig-2",
