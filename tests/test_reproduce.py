@@ -65,14 +65,13 @@ def test_orbit_census_tells_fixed_points_cycles_and_the_rest(tmp_path):
     append_orbit(path, np.zeros((40, 5, 1, 1)), 1)
     append_orbit(path, record[:, :, None, None], 2)
     census = orbit_census(path)
+    counts = {"fixed_point": 1, "cycle": 2, "other": 1, "nonfinite": 1}
     assert census == {
         "epoch": 2,
         "trajectories": 5,
-        "fixed_point": 1,
-        "cycle": 2,
-        "other": 1,
-        "nonfinite": 1,
+        **counts,
         "cycle_periods": [3],
+        "per_input": {"input 0": counts},
     }
 
 

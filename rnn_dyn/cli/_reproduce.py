@@ -355,35 +355,38 @@ def orbit_census(path: Path, *, tol: float = 1e-4) -> dict[str, Any]:
 
     A trajectory (one initial state, input and output) is a fixed point when
     its stored values span at most ``tol`` (relative to 1 + their size), a
-    cycle of period p when it takes p <= 50 distinct values at that
-    resolution and repeats them, and otherwise "other" (a closed curve,
-    chaos, or a slow transient); non-finite ones are counted apart.
+    cycle of period p when it repeats after p <= 50 steps at that resolution,
+    and otherwise "other" (a closed curve, a longer cycle, chaos, or a slow
+    transient); non-finite ones are counted apart. Counted in all and for
+    each constant input (by its label).
     """
     from ..orbit import read_orbit
 
     record = read_orbit(path)
     last = record.outputs[..., -1]  # (steps, inits, inputs, outputs)
-    series = last.reshape(last.shape[0], -1).T
-    counts = {"fixed_point": 0, "cycle": 0, "other": 0, "nonfinite": 0}
-    periods = []
-    for y in series:
-        if not np.all(np.isfinite(y)):
-            counts["nonfinite"] += 1
-            continue
-        scale = tol * (1 + np.max(np.abs(y)))
-        period = _period(y, scale)
-        if period == 1:
-            counts["fixed_point"] += 1
-        elif period is not None:
-            counts["cycle"] += 1
-            periods.append(period)
-        else:
-            counts["other"] += 1
+    n_inputs = last.shape[2]
+    labels = record.labels or tuple(f"input {k}" for k in range(n_inputs))
+    kinds = ("fixed_point", "cycle", "other", "nonfinite")
+    total = dict.fromkeys(kinds, 0)
+    per_input = {label: dict.fromkeys(kinds, 0) for label in labels[:n_inputs]}
+    periods = set()
+    for k, label in enumerate(labels[:n_inputs]):
+        for y in last[:, :, k].reshape(last.shape[0], -1).T:
+            if not np.all(np.isfinite(y)):
+                kind = "nonfinite"
+            else:
+                period = _period(y, tol * (1 + np.max(np.abs(y))))
+                kind = {None: "other", 1: "fixed_point"}.get(period, "cycle")
+                if kind == "cycle":
+                    periods.add(period)
+            total[kind] += 1
+            per_input[label][kind] += 1
     return {
         "epoch": int(record.epochs[-1]),
-        "trajectories": len(series),
-        **counts,
-        "cycle_periods": sorted(set(periods)),
+        "trajectories": sum(total.values()),
+        **total,
+        "cycle_periods": sorted(periods),
+        "per_input": per_input,
     }
 
 
