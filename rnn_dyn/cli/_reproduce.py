@@ -92,7 +92,8 @@ def _symbols(
     """A symbol-classification figure: train with the authors' protocol, then draw.
 
     A bifurcation diagram (``draw`` starts with ``orbit``) records orbits: every
-    epoch at the paper's scale, every 4 at the CPU's.
+    epoch at the paper's scale, every 4 at the CPU's; it draws one trajectory
+    (initial state 0, input X, output 0), as the authors' plots do.
     """
     run = (
         f"train symbols --protocol authors --model {model} --seeds {seeds} "
@@ -212,14 +213,14 @@ EXPERIMENTS: dict[str, Experiment] = {
             "Supp. Fig. 3: bifurcation diagram of the LSTM's output on the "
             "symbols task (T = 100), epochs 0 to 400",
             "lstm",
-            "orbit {run} --type orbit2d",
+            "orbit {run} --type orbit2d --init 0",
         ),
         _symbols(
             "supp-fig-4",
             "Supp. Fig. 4: bifurcation diagram of the oRNN's output on the "
             "symbols task (T = 100), epochs 0 to 400",
             "ornn",
-            "orbit {run} --type orbit2d",
+            "orbit {run} --type orbit2d --init 0",
         ),
         _lm(
             "supp-fig-5",
