@@ -61,6 +61,9 @@ def run_source(name: str, command: list[str], results: Path = RESULTS) -> Path:
     Raises:
         subprocess.CalledProcessError: The command failed (nothing is written).
     """
+    from rnn_dyn._provenance import provenance  # the package's, no JAX
+
+    record = provenance()  # the code as it is when the command starts
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     with tempfile.TemporaryDirectory() as scratch:
@@ -72,9 +75,7 @@ def run_source(name: str, command: list[str], results: Path = RESULTS) -> Path:
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise subprocess.CalledProcessError(done.returncode, command)
-    from rnn_dyn._provenance import provenance  # the package's, no JAX
-
-    record = provenance(seconds=round(seconds, 1))
+    record["seconds"] = round(seconds, 1)
     source = {
         "command": shlex.join(command),
         "provenance": record,
@@ -104,6 +105,14 @@ def _error_decimals(err: float, most: int = 5) -> int:
 def _with_error(x: float, err: float) -> str:
     decimals = _error_decimals(err)
     return f"{_num(x, decimals)} ± {_num(err, decimals)}"
+
+
+def _sig(x: float, digits: int) -> str:
+    """Format to significant digits: fixed for 1e-4 ≤ |x| < 1e4, else as 2e16."""
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    if -4 <= int(exponent) < 4:
+        return _num(x, max(0, digits - 1 - int(exponent)))
+    return f"{mantissa}e{int(exponent)}".replace("-", "−")
 
 
 def _dimension(d: float) -> str:
@@ -279,19 +288,24 @@ REPRODUCTIONS = [
 
 
 def _census(census: dict) -> str:
-    """What the last epoch's orbits settled into, in words."""
+    """What the last epoch's orbits settled into, input by input, in words."""
     periods = ", ".join(map(str, census["cycle_periods"]))
-    labels = {
+    names = {
         "fixed_point": "fixed points",
         "cycle": f"cycles (periods {periods})",
         "other": "other",
         "nonfinite": "non-finite",
     }
-    parts = [f"{census[key]} {label}" for key, label in labels.items() if census[key]]
-    return (
-        f"epoch {census['epoch']}: {', '.join(parts)} of "
-        f"{census['trajectories']} trajectories"
+    groups: dict[str, list[str]] = {}  # inputs with the same counts, together
+    for label, counts in census["per_input"].items():
+        kinds = ", ".join(
+            f"{counts[k]} {name}" for k, name in names.items() if counts[k]
+        )
+        groups.setdefault(kinds, []).append(label)
+    inputs = "; ".join(
+        f"{', '.join(labels)}: {kinds}" for kinds, labels in groups.items()
     )
+    return f"epoch {census['epoch']}: {inputs}"
 
 
 def _found(result: dict) -> str:
@@ -307,7 +321,7 @@ def _found(result: dict) -> str:
         grid = result["grid"]
         return (
             f"{grid['shape'][0]} × {grid['shape'][1]} points, V from "
-            f"{grid['min']:.3f} (at θ_true) to {grid['max']:.3f}, "
+            f"{grid['min']:.3f} to {grid['max']:.3f}, "
             f"{grid['nonfinite']} non-finite"
         )
     seeds = []
@@ -317,7 +331,7 @@ def _found(result: dict) -> str:
         seeds.append(f"seed {row['seed']}: val. acc. {row['val_acc']:.3f} ({reached})")
     text = "; ".join(seeds) + f" after {result['epochs']} epochs"
     if "orbits_last_epoch" in result:
-        text += "; orbits at " + _census(result["orbits_last_epoch"])
+        text += "; orbits per input at " + _census(result["orbits_last_epoch"])
     return text
 
 
@@ -331,6 +345,7 @@ def reproductions(sources: Sources) -> str:
         result = sources.result(name)
         minutes = sources.provenance(name)["seconds"] / 60
         command = _shown(sources.command(name)).split(" --out")[0]
+        command = command.replace(" --quiet", "")
         lines.append(
             f"| {result['experiment']} | `{command}` | {_found(result)} "
             f"| {minutes:.1f} |"

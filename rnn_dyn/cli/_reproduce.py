@@ -292,6 +292,7 @@ def reproduce(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.name} needs --data DIR, a WikiText-2 directory")
     out = Path(args.out or f"results/reproduce/{args.name}-{args.scale}")
     lines = experiment.command_lines(args.scale, out, args.data)
+    record = provenance()  # the code as it is when the run starts
     outputs, seconds = [], []
     for i, argv in enumerate(lines, 1):
         if args.quiet and argv[0] in ("train", "chaotic-lstm"):
@@ -311,11 +312,11 @@ def reproduce(args: argparse.Namespace) -> int:
         **_RESULTS[experiment.kind](run, outputs[0]),
     }
     config = run / "config.json" if run else None
-    record = provenance(
-        commands=[["rnn-dyn", *argv] for argv in lines],
-        seconds=seconds,
-        config=json.loads(config.read_text()) if config else None,
-    )
+    record |= {
+        "commands": [["rnn-dyn", *argv] for argv in lines],
+        "seconds": seconds,
+        "config": json.loads(config.read_text()) if config else None,
+    }
     save_json(out / "provenance.json", record)
     save_json(out / "result.json", result)
     print(to_json(result) if args.json else f"wrote {out}/result.json")
