@@ -4,7 +4,8 @@ One epoch is one jitted call (`make_train_step`), `jax.vmap`-ed over seeds, so
 ``seeds=(0, 1, 2, 3)`` trains four independent models (each with its own
 initialisation, batch order, optimiser state and learning-rate schedule) for
 about the price of one on a GPU. A seed's run does not depend on which other
-seeds train beside it. Batches and schedules depend only on (seed, epoch), so
+seeds train beside it, up to rounding (vmapped code rounds differently, and a
+long run can grow that into a different outcome). Batches and schedules depend only on (seed, epoch), so
 a resumed run (`Run.resume`) ends with exactly the parameters of an
 uninterrupted one.
 """
