@@ -283,7 +283,14 @@ def fixed_points(sources: Sources) -> str:
 # `rnn-dyn reproduce NAME --scale cpu --json` of each figure, by source name.
 REPRODUCTIONS = [
     f"reproduce-{name}"
-    for name in ("main-line", "supp-fig-1", "supp-fig-2", "supp-fig-3", "supp-fig-4")
+    for name in (
+        "main-line",
+        "supp-fig-1",
+        "supp-fig-2",
+        "supp-fig-3",
+        "supp-fig-4",
+        "supp-fig-5",
+    )
 ]
 
 
@@ -326,6 +333,12 @@ def _found(result: dict) -> str:
         )
     seeds = []
     for row in result["final_per_seed"]:
+        if "val_ppl" in row:  # a language model
+            seeds.append(
+                f"seed {row['seed']}: perplexity {row['val_ppl']:.1f} (validation), "
+                f"{row['test_ppl']:.1f} (test)"
+            )
+            continue
         first = result["first_epoch_val_acc_0.9"][str(row["seed"])]
         reached = f"90 % at epoch {first}" if first is not None else "never 90 %"
         seeds.append(f"seed {row['seed']}: val. acc. {row['val_acc']:.3f} ({reached})")
