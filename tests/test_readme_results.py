@@ -17,7 +17,7 @@ assert _spec is not None and _spec.loader is not None
 results = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(results)
 
-BLOCKS = ("lyapunov-table", "fixed-points")
+BLOCKS = ("lyapunov-table", "fixed-points", "entropy", "reproductions", "theorem1")
 
 
 def _block_span(text, name):
