@@ -5,9 +5,9 @@ One epoch is one jitted call (`make_train_step`), `jax.vmap`-ed over seeds, so
 initialisation, batch order, optimiser state and learning-rate schedule) for
 about the price of one on a GPU. A seed's run does not depend on which other
 seeds train beside it, up to rounding (vmapped code rounds differently, and a
-long run can grow that into a different outcome). Batches and schedules depend only on (seed, epoch), so
-a resumed run (`Run.resume`) ends with exactly the parameters of an
-uninterrupted one.
+long run can grow that into a different outcome). Batches and schedules
+depend only on (seed, epoch), so a resumed run (`Run.resume`) ends with
+exactly the parameters of an uninterrupted one.
 """
 
 from __future__ import annotations
