@@ -110,6 +110,12 @@ def test_smoke_symbols_figure_writes_result_provenance_and_resumes(tmp_path, cap
     again = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (out / "lstm-symbols" / "history.csv").read_text() == history
     assert again["final_per_seed"] == result["final_per_seed"]
+    # Another scale into the same --out: refused in one line, the run kept
+    cpu = ["reproduce", "supp-fig-3", "--scale", "cpu", "--out", str(out)]
+    assert main([*cpu, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a run with hidden 8, not 50" in err[0]
+    assert (out / "lstm-symbols" / "history.csv").read_text() == history
 
 
 @pytest.mark.slow  # three more compilations: the slow tier

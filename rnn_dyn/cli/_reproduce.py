@@ -269,6 +269,7 @@ def _run_command(argv: list[str]) -> dict[str, Any] | None:
     if argv[0] == "train":
         out = Path(argv[argv.index("--out") + 1])
         if (out / "config.json").exists():
+            _check_same_run(argv, out)
             argv = [*argv, "--resume"]
     args = build_parser().parse_args(argv)
     args.argv = argv
@@ -276,6 +277,28 @@ def _run_command(argv: list[str]) -> dict[str, Any] | None:
     with contextlib.redirect_stdout(printed):
         getattr(_commands, args.command.replace("-", "_"))(args)
     return json.loads(printed.getvalue()) if args.json else None
+
+
+def _check_same_run(argv: list[str], out: Path) -> None:
+    """Refuse to resume a run in ``out`` that these flags would not have started.
+
+    ``--resume`` keeps the saved value of every flag not given, so a smoke run
+    found where a cpu-scale run goes would otherwise continue at smoke sizes.
+    """
+    from ..train import Run
+    from ._inputs import train_config
+    from ._parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    wanted, saved = train_config(args), Run(out).config()
+    for field in dataclasses.fields(wanted):
+        a, b = getattr(wanted, field.name), getattr(saved, field.name)
+        if field.name != "epochs" and a != b:
+            raise UsageError(
+                f"{out} holds a run with {field.name} {b}, not {a}: give another "
+                "--out, or remove it to start again"
+            )
 
 
 def reproduce(args: argparse.Namespace) -> int:
