@@ -290,6 +290,8 @@ REPRODUCTIONS = [
         "supp-fig-3",
         "supp-fig-4",
         "supp-fig-5",
+        "supp-fig-6",
+        "supp-fig-7",
     )
 ]
 
@@ -299,7 +301,7 @@ def _census(census: dict) -> str:
     periods = ", ".join(map(str, census["cycle_periods"]))
     names = {
         "fixed_point": "fixed points",
-        "cycle": f"cycles (periods {periods})",
+        "cycle": "cycles",
         "other": "other",
         "nonfinite": "non-finite",
     }
@@ -312,7 +314,8 @@ def _census(census: dict) -> str:
     inputs = "; ".join(
         f"{', '.join(labels)}: {kinds}" for kinds, labels in groups.items()
     )
-    return f"epoch {census['epoch']}: {inputs}"
+    cycles = f" (cycle periods, all inputs: {periods})" if periods else ""
+    return f"epoch {census['epoch']}: {inputs}{cycles}"
 
 
 def _found(result: dict) -> str:
