@@ -7,11 +7,13 @@ nbmake cannot, so their items are marked here by file name.
 
 import pytest
 
-# Notebooks whose run takes minutes (training, Theorem 1 measurements, 04's
-# 50 s of attractor tools): the slow tier executes them.
+# Notebooks whose run takes minutes (training, Theorem 1 measurements), or
+# close to a minute (02's landscapes, 04's attractor tools): the slow tier
+# executes them, so that make test stays under its 15 minutes.
 SLOW_NOTEBOOKS = {
     "03_smoothness.ipynb",
     "04_attractors.ipynb",
+    "02_loss_landscape.ipynb",
     "05_training_attractors.ipynb",
     "06_language_model.ipynb",
 }

@@ -255,6 +255,7 @@ def test_small_lstm_learns_wikitext_valid_in_float32():
     assert val_ppl < vocab / 10, (val_ppl, vocab)
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_training_windows_report_progress_within_the_epoch(tmp_path):
     from rnn_dyn.train import window_progress
 
@@ -269,6 +270,7 @@ def test_training_windows_report_progress_within_the_epoch(tmp_path):
     assert sum(seen) == pytest.approx(2.0)
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_logit_orbits_recompute_from_the_saved_parameters(tmp_path):
     """The authors' protocol records the decoder's scores: recomputed here by hand.
 

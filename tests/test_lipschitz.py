@@ -271,6 +271,7 @@ def test_cost_smoothness_ascent_reaches_the_dense_maximum_over_a_disc(getkey):
     assert 0.99 * hess_max <= result.L_V_grad[0] <= hess_max * (1 + 1e-3)
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_estimates_on_a_diverging_map_are_nan_and_do_not_leak_into_short_lengths():
     # The logistic map at r = 5 leaves [0, 1] and overflows after ~10 steps.
     model = rd.models.logistic(5.0)
