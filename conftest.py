@@ -8,9 +8,10 @@ nbmake cannot, so their items are marked here by file name.
 import pytest
 
 # Notebooks whose run takes minutes (training, Theorem 1 measurements), or
-# close to a minute (02's landscapes, 04's attractor tools): the slow tier
-# executes them, so that make test stays under its 15 minutes.
+# close to a minute (01's benchmarks, 02's landscapes, 04's attractor tools):
+# the slow tier executes them, so that make test stays under its 15 minutes.
 SLOW_NOTEBOOKS = {
+    "01_forward_vs_reverse.ipynb",
     "03_smoothness.ipynb",
     "04_attractors.ipynb",
     "02_loss_landscape.ipynb",

@@ -112,6 +112,7 @@ def test_windows_with_carried_state_equal_one_long_unroll(getkey):
         np.testing.assert_allclose(loss, jnp.mean(ce), rtol=1e-12)
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_epoch_with_bptt_covering_the_stream_is_one_step_on_the_full_gradient(getkey):
     lm, params = tiny_lm(getkey)
     tokens = np.random.default_rng(3).integers(0, 11, (2, 41))  # two streams

@@ -177,6 +177,7 @@ def test_cost_smoothness_in_a_tiny_ball_equals_dense_gradient_and_hessian(getkey
         np.testing.assert_allclose(result.L_V_grad[i], np.linalg.norm(H, 2), rtol=1e-6)
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_cost_smoothness_max_over_a_ball_is_at_least_the_centre(getkey):
     model = rd.models.rnn(2, 3, readout=1)
     params, x0, us, ys = random_problem(model, getkey(), 10)

@@ -212,6 +212,7 @@ def test_classification_of_linear_and_chaotic_maps():
     assert result.kind == "chaotic" and result.exponent > 0.3
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_printed_chaotic_lstm_converges_slowly_to_a_stable_6_cycle():
     # λ₁ ≈ -0.0017: still far from the cycle after a short burn-in, where the
     # recurrence test alone cannot see it; Newton finishes the convergence.

@@ -157,7 +157,14 @@ def test_classify_growth_recovers_the_regimes_of_the_bounds():
 @pytest.mark.parametrize(
     "system, lengths, regime, growth",
     [
-        ("contractive", (5, 10, 20, 40), "contractive", "bounded"),
+        # 45 s of compiling (four lengths): the slow tier
+        pytest.param(
+            "contractive",
+            (5, 10, 20, 40),
+            "contractive",
+            "bounded",
+            marks=pytest.mark.slow,
+        ),
         # exponential growth needs long enough N to tell from a power law;
         # 90 s of compiling: the slow tier
         pytest.param(

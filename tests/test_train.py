@@ -56,6 +56,7 @@ def test_training_loss_drops_on_short_symbols():
     assert result.history[-1]["train_acc"] > 0.6
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_vmapped_seeds_equal_separate_runs_and_fill_the_run_directory(tmp_path):
     config = TrainConfig(**SMALL, epochs=2, seeds=(0, 5))
     together = fit(config, tmp_path)
@@ -154,6 +155,7 @@ def test_orbit_record_equals_a_direct_simulation_of_the_checkpoint(tmp_path):
     np.testing.assert_allclose(direct, outputs[..., 1], rtol=1e-12)
 
 
+@pytest.mark.slow  # 20 s of compiling: the slow tier keeps make test under 15 min
 def test_slstm_stays_projected_and_ornn_stays_orthogonal_in_training():
     slstm = fit(TrainConfig(**dict(SMALL, model="slstm"), epochs=2))
     params = jax.tree_util.tree_map(lambda a: a[0], slstm.state.params)
