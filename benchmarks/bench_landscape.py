@@ -6,15 +6,29 @@ values in [0, 2] plus 0 and 1, s2 150 values in [-0.5, 0.5] plus 0, so
 
 Cases, each one JSON line:
 
-- ``jax``: `rnn_dyn.landscape.evaluate`, chunked and sharded over the host
-  devices (``--host-devices N`` sets ``XLA_FLAGS`` before JAX starts);
+- ``jax``: `rnn_dyn.landscape.evaluate` with its default layout (``auto``: the
+  points on the last axis, stepped elementwise, for this 16-parameter cell),
+  chunked and sharded over the host devices (``--host-devices N`` sets
+  ``XLA_FLAGS`` before JAX starts);
+- ``jax_vmap``: the same with ``layout="vmap"`` (`jax.vmap` over the points);
 - ``torch_loop``: the authors' approach, one ``nn.LSTM`` call per point in a
   Python loop (timed on a subset, reported per point);
-- ``torch_batched``: the best plain PyTorch: every point as one batch of
-  independent 2-unit cells, stepped in a Python loop over time
-  (``torch.func.vmap`` over ``nn.LSTM`` fails: no batching rule for ``aten::lstm``);
-- ``bound``: XLA's own throughput for the 10 sigmoid/tanh per point and step,
-  an upper bound for any implementation built on them;
+- ``torch_batched``: the fastest plain PyTorch we know: the points on the last
+  axis (weights `(8, 2, G)`, states `(2, G)`), the 8×2 product as two
+  multiply-adds (``torch.addcmul``), every gate elementwise over G, a Python
+  loop over time, no autograd, the loss accumulated in place;
+- ``torch_compiled``: ``torch_batched`` through ``torch.compile`` (Inductor,
+  the 200 steps traced into one graph and fused into C++ loops; it compiles
+  for about 3.5 minutes on 2 cores; skipped with ``--quick``), the fastest
+  PyTorch measured;
+- ``torch_batched_major``: the points first (`(G, 8, 2)`), as this benchmark
+  had it before: kept to show what the layout is worth to PyTorch too;
+- ``bound``: XLA's own throughput for the 10 sigmoid/tanh per point and step
+  (``bound``: points last, the layout XLA vectorises best; ``bound_major``:
+  points first), an upper bound for any implementation built on them;
+- ``layouts``: ``jax`` against ``jax_vmap`` for LSTM(1, H, readout=1) with
+  H = 2 ... 32 on a random plane of 20,000 points (6,000 for H >= 16): where
+  `rnn_dyn.landscape.MINOR_MAX_PARAMS` comes from;
 - ``memory_1000x1000``: peak RSS of a child process evaluating a 1000 × 1000
   plane (``--quick``: 100 × 100).
 """
@@ -53,13 +67,13 @@ def problem(dtype: str):
     return model, theta, x0, us, ys, ls.plane_subspace(zero, theta, rnd), rnd
 
 
-def case_jax(coords, repeat: int, chunk: int, dtype: str) -> dict:
+def case_jax(coords, repeat: int, chunk: int | None, dtype: str, layout: str) -> dict:
     from rnn_dyn import landscape as ls
 
     model, _, x0, us, ys, plane, _ = problem(dtype)
+    kw = dict(burn_in=BURN_IN, chunk_size=chunk, layout=layout)
     runs = [
-        ls.evaluate(model, plane, coords, x0, us, ys, burn_in=BURN_IN, chunk_size=chunk)
-        for _ in range(repeat + 1)
+        ls.evaluate(model, plane, coords, x0, us, ys, **kw) for _ in range(repeat + 1)
     ]
     best = min(r.run_seconds for r in runs[1:])
     return {
@@ -67,11 +81,54 @@ def case_jax(coords, repeat: int, chunk: int, dtype: str) -> dict:
         "min_s": best,
         "points_per_s": len(coords) / best,
         "chunk_size": chunk,
+        "layout": runs[0].layout,
         "_loss": runs[-1].loss,
     }
 
 
+def case_layouts(repeat: int, quick: bool) -> list[dict]:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+
+    import rnn_dyn as rd
+    from rnn_dyn import landscape as ls
+
+    out = []
+    for hidden in (2,) if quick else (2, 4, 8, 16, 32):
+        model = rd.models.lstm(1, hidden, readout=1)
+        theta = model.init(jax.random.key(0), dtype=jnp.float32)
+        x0 = model.initial_state(theta)
+        us = jax.random.normal(jax.random.key(1), (N_STEPS, 1), jnp.float32)
+        ys = ls.reference_outputs(model, theta, x0, us, layout="vmap")
+        plane = ls.plane_subspace(*ls.paper_plane(theta, jax.random.key(2))[:3])
+        n = 200 if quick else 20000 if hidden <= 8 else 6000
+        grid = ls.Grid((np.linspace(0, 2, n // 100), np.linspace(-0.5, 0.5, 100)))
+        rates = {}
+        for layout in ("vmap", "minor"):
+            kw = dict(burn_in=BURN_IN, layout=layout)
+            runs = [
+                ls.evaluate(model, plane, grid, x0, us, ys, **kw)
+                for _ in range(repeat + 1)
+            ]
+            rates[layout] = len(grid) / min(r.run_seconds for r in runs[1:])
+        out.append(
+            {
+                "hidden": hidden,
+                "params": int(ravel_pytree(theta)[0].size),
+                "points": len(grid),
+                "vmap_points_per_s": rates["vmap"],
+                "minor_points_per_s": rates["minor"],
+                "minor_over_vmap": rates["minor"] / rates["vmap"],
+                "auto": ls.resolve_layout(model, theta),
+            }
+        )
+    return out
+
+
 def _torch_weights(coords, dtype: str):
+    """The (G, 8, 2) recurrent weights of every point, points first."""
     import numpy as np
     import torch
 
@@ -104,18 +161,41 @@ def case_torch_loop(coords, n_points: int, dtype: str) -> dict:
     return {"points": n_points, "min_s": elapsed, "points_per_s": n_points / elapsed}
 
 
-def torch_batched_loss(weights, dtype):
-    """Step all points at once; the 8×2 matrix-vector products as two AXPYs.
+def torch_batched_loss(weights, target):
+    """V at every point, the points on the last axis: the fastest PyTorch we know.
 
-    For a 2-unit cell, two broadcast multiply-adds beat ``torch.bmm`` on tiny
-    matrices several times over on this CPU: the best plain PyTorch we found.
+    ``weights`` is `(8, 2, G)`. The 8×2 product is two multiply-adds over G
+    (``torch.addcmul``), the gates are row slices of the `(8, G)`
+    pre-activation, and everything is elementwise over the contiguous last
+    axis, which PyTorch's CPU kernels vectorise; the loss is accumulated in
+    place after the burn-in (no `(G, N, 2)` outputs).
     """
+    import torch
+
+    w0, w1 = weights[:, 0].contiguous(), weights[:, 1].contiguous()
+    g = weights.shape[-1]
+    h = torch.full((2, g), 0.5, dtype=weights.dtype)
+    c = torch.full((2, g), 0.5, dtype=weights.dtype)
+    total = torch.zeros(g, dtype=weights.dtype)
+    for t in range(N_STEPS):
+        z = torch.addcmul(w0 * h[0], w1, h[1])
+        gates = torch.sigmoid(z)  # i, f, o (g's rows are recomputed as tanh)
+        c = torch.addcmul(gates[2:4] * c, gates[0:2], torch.tanh(z[4:6]))
+        h = gates[6:8] * torch.tanh(c)
+        if t >= BURN_IN:
+            d = h - target[t][:, None]
+            total += (d * d).sum(0)
+    return total / (N_STEPS - BURN_IN)
+
+
+def torch_batched_major_loss(weights, target):
+    """The same with the points first, `(G, 8, 2)`: the layout of `jax.vmap`."""
     import torch
 
     b = weights.shape[0]
     w0, w1 = weights[:, :, 0].contiguous(), weights[:, :, 1].contiguous()
-    h = torch.full((b, 2), 0.5, dtype=dtype)
-    c = torch.full((b, 2), 0.5, dtype=dtype)
+    h = torch.full((b, 2), 0.5, dtype=weights.dtype)
+    c = torch.full((b, 2), 0.5, dtype=weights.dtype)
     outputs = []
     for _ in range(N_STEPS):
         z = torch.addcmul(w0 * h[:, :1], w1, h[:, 1:])
@@ -123,24 +203,31 @@ def torch_batched_loss(weights, dtype):
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         outputs.append(h)
-    return torch.stack(outputs, 1)  # (B, N, 2): h_{t+1}, as rnn_dyn's outputs
+    out = torch.stack(outputs, 1)  # (B, N, 2): h_{t+1}, as rnn_dyn's outputs
+    return ((out[:, BURN_IN:] - target[BURN_IN:]) ** 2).sum(-1).mean(-1)
 
 
-def case_torch_batched(coords, repeat: int, dtype: str, reference) -> dict:
+def case_torch_batched(
+    coords, repeat: int, dtype: str, reference, major: bool, compiled: bool = False
+):
     import numpy as np
     import torch
 
     torch_dtype = getattr(torch, dtype)
     weights = _torch_weights(coords, dtype).to(torch_dtype)
+    if not major:
+        weights = weights.permute(1, 2, 0).contiguous()  # (8, 2, G)
     # The same targets as the jax case (its trajectory at θ_true), so the losses
     # are comparable where the dynamics is not chaotic.
     target = torch.tensor(np.asarray(problem(dtype)[4]), dtype=torch_dtype)
+    loss_fn = torch_batched_major_loss if major else torch_batched_loss
+    if compiled:  # the first call, left out of the minimum, compiles
+        loss_fn = torch.compile(loss_fn, dynamic=False)
     times = []
     with torch.no_grad():
         for _ in range(repeat + 1):
             start = time.perf_counter()
-            out = torch_batched_loss(weights, torch_dtype)
-            loss = ((out[:, BURN_IN:] - target[BURN_IN:]) ** 2).sum(-1).mean(-1)
+            loss = loss_fn(weights, target)
             times.append(time.perf_counter() - start)
     best = min(times[1:])
     loss = loss.numpy()
@@ -157,7 +244,7 @@ def case_torch_batched(coords, repeat: int, dtype: str, reference) -> dict:
     }
 
 
-def case_bound(n_points: int, repeat: int, dtype: str) -> dict:
+def case_bound(n_points: int, repeat: int, dtype: str, minor: bool) -> dict:
     import jax
     import jax.numpy as jnp
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -165,13 +252,25 @@ def case_bound(n_points: int, repeat: int, dtype: str) -> dict:
     # Per point and step the LSTM evaluates 6 sigmoids (i, f, o) and 4 tanh
     # (g, c). Time exactly that many, elementwise, sharded over the devices as
     # the grid is, with nothing else: a bound for any evaluator built on them.
+    # ``minor`` puts the points on the last axis, `(10, G)`, as the minor layout.
     mesh = Mesh(jax.devices(), ("points",))
-    shard = NamedSharding(mesh, PartitionSpec("points"))
+    spec = PartitionSpec(None, "points") if minor else PartitionSpec("points")
     n = -(-n_points // len(jax.devices())) * len(jax.devices())
-    z = jax.device_put(jnp.linspace(-3, 3, n * 10, dtype=dtype).reshape(n, 10), shard)
+    z = jnp.linspace(-3, 3, n * 10, dtype=dtype)
+    z = jax.device_put(
+        z.reshape((10, n) if minor else (n, 10)), NamedSharding(mesh, spec)
+    )
 
     @jax.jit
     def fn(z):
+        if minor:  # ten rows of G points, each its own array: the fastest we found
+
+            def step(rows, _):
+                sig = tuple(jax.nn.sigmoid(r) for r in rows[:6])
+                return sig + tuple(jnp.tanh(r) for r in rows[6:]), None
+
+            return jnp.stack(jax.lax.scan(step, tuple(z), None, length=N_STEPS)[0])
+
         def step(z, _):
             return jnp.concatenate(
                 [jax.nn.sigmoid(z[:, :6]), jnp.tanh(z[:, 6:])], 1
@@ -222,17 +321,26 @@ def _record(method: str, result: dict, repeats: int) -> dict:
     } | result
 
 
+CASES = (
+    "jax,jax_vmap,torch_loop,torch_batched,torch_compiled,torch_batched_major,"
+    "bound,bound_major,layouts,memory_1000x1000"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--host-devices", type=int, default=2)
-    parser.add_argument("--chunk-size", type=int, default=8192)
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="default: evaluate's, by layout"
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--loop-points", type=int, default=300)
     parser.add_argument(
-        "--cases", default="jax,torch_loop,torch_batched,bound,memory_1000x1000"
+        "--torch-threads", type=int, default=None, help="default: PyTorch's own"
     )
+    parser.add_argument("--cases", default=CASES)
     args = parser.parse_args()
     if args.host_devices > 1 and "host_platform_device_count" not in os.environ.get(
         "XLA_FLAGS", ""
@@ -252,37 +360,75 @@ def main() -> None:
     base = environment() | {"cpu": cpu_model(), "dtype": args.dtype, "kind": "case"}
     base["points"] = len(coords)
     cases = args.cases.split(",")
+    rates = {}
+
+    def record(name, result, repeats, extra=None):
+        rates[name] = result.get("points_per_s")
+        emit(base | (extra or {}) | _record(name, result, repeats))
+
     reference = None
-    if "jax" in cases:
-        result = case_jax(coords, repeat, args.chunk_size, args.dtype)
-        reference = result.pop("_loss")
-        emit(base | _record("jax", result, repeat))
+    for name, layout in (("jax", "auto"), ("jax_vmap", "vmap")):
+        if name in cases:
+            result = case_jax(coords, repeat, args.chunk_size, args.dtype, layout)
+            reference = result.pop("_loss")
+            record(name, result, repeat)
     try:
         import torch
     except ImportError:
         torch = None
-    for name in ("torch_loop", "torch_batched"):
+    torch_cases = (
+        "torch_loop",
+        "torch_batched",
+        "torch_compiled",
+        "torch_batched_major",
+    )
+    for name in torch_cases:
         if name not in cases:
             continue
-        if torch is None:
-            emit(base | {"method": name, "status": "skipped", "reason": "no torch"})
+        reason = "no torch" if torch is None else None
+        if name == "torch_compiled" and args.quick:
+            reason = "--quick: torch.compile takes minutes"
+        if reason:
+            emit(base | {"method": name, "status": "skipped", "reason": reason})
             continue
-        base_t = base | {"torch_version": torch.__version__}
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        extra = {"torch_version": torch.__version__}
         if name == "torch_loop":
             n = min(args.loop_points, 20 if args.quick else args.loop_points)
-            emit(base_t | _record(name, case_torch_loop(coords, n, args.dtype), 1))
+            record(name, case_torch_loop(coords, n, args.dtype), 1, extra)
         else:
             if reference is None:
-                raise SystemExit("torch_batched compares against the jax case: add it")
-            result = case_torch_batched(coords, repeat, args.dtype, reference)
-            emit(base_t | _record(name, result, repeat))
-    if "bound" in cases:
-        result = case_bound(len(coords), repeat + 2, args.dtype)
-        emit(base | _record("bound", result, repeat + 2))
+                raise SystemExit(f"{name} compares against the jax case: add it")
+            major, compiled = name == "torch_batched_major", name == "torch_compiled"
+            result = case_torch_batched(
+                coords, repeat, args.dtype, reference, major, compiled
+            )
+            record(name, result, repeat, extra)
+    for name in ("bound", "bound_major"):
+        if name in cases:
+            result = case_bound(len(coords), repeat + 2, args.dtype, name == "bound")
+            record(name, result, repeat + 2)
+    if "layouts" in cases:
+        for result in case_layouts(repeat, args.quick):
+            result["points_per_s"] = result["minor_points_per_s"]
+            emit(base | _record("layouts", result, repeat))
     if "memory_1000x1000" in cases:
         n = 100 if args.quick else 1000
         result = case_memory(n, args.chunk_size, args.dtype)
-        emit(base | _record("memory_1000x1000", result, 1))
+        record("memory_1000x1000", result, 1)
+    ratio = lambda a, b: rates[a] / rates[b] if rates.get(a) and rates.get(b) else None
+    emit(
+        base
+        | {
+            "kind": "summary",
+            "jax_over_torch_batched": ratio("jax", "torch_batched"),
+            "jax_over_torch_compiled": ratio("jax", "torch_compiled"),
+            "jax_over_jax_vmap": ratio("jax", "jax_vmap"),
+            "bound_over_jax": ratio("bound", "jax"),
+            "jax_over_torch_loop": ratio("jax", "torch_loop"),
+        }
+    )
 
 
 if __name__ == "__main__":

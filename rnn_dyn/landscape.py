@@ -37,7 +37,7 @@ from ._losses import LossFn
 from ._simulate import _rollout, check_cost_args
 from ._types import Inputs, Key, Params, State, Targets
 from ._validate import check_memory, check_params, promote
-from .models._base import Model
+from .models._base import GridMinor, Model
 
 
 class Affine(NamedTuple):
@@ -66,6 +66,7 @@ class Landscape(NamedTuple):
         subspace: The `Affine` subspace the coordinates refer to.
         compile_seconds: Time spent compiling the evaluator.
         run_seconds: Time spent evaluating, compilation excluded.
+        layout: The layout `evaluate` ran with, ``"vmap"`` or ``"minor"``.
     """
 
     axes: tuple[np.ndarray, ...]
@@ -74,6 +75,7 @@ class Landscape(NamedTuple):
     subspace: Affine
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
+    layout: str = "vmap"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,12 +122,14 @@ class Evaluation(NamedTuple):
         steady: The last K outputs at every point, shape `(b, K, p)`, or None.
         compile_seconds: Time spent compiling the evaluator.
         run_seconds: Time spent evaluating, compilation excluded.
+        layout: The layout it ran with, ``"vmap"`` or ``"minor"``.
     """
 
     loss: np.ndarray
     steady: np.ndarray | None
     compile_seconds: float
     run_seconds: float
+    layout: str = "vmap"
 
 
 def _stack(*trees: Params) -> Params:
@@ -249,6 +253,112 @@ def _mesh(devices: Sequence[Any] | None) -> Mesh:
     return Mesh(np.array(list(devices or jax.devices())), ("points",))
 
 
+def _points_minor(subspace: Affine, coords: Float[Array, "b k"]) -> Params:
+    """θ at b coordinate vectors, the points on a trailing axis of every leaf."""
+
+    def leaf(origin, directions):
+        along = lambda i: (
+            coords[:, i].astype(origin.dtype).reshape((1,) * origin.ndim + (-1,))
+        )
+        terms = [d[..., None] * along(i) for i, d in enumerate(directions)]
+        return origin[..., None] + ft.reduce(jnp.add, terms)
+
+    return jax.tree_util.tree_map(leaf, subspace.origin, subspace.directions)
+
+
+def _evaluate_minor(
+    model, loss_fn, burn_in, steady_steps, coords, subspace, x0, us, ys
+):
+    """V at b points stepped together, the points on the last axis (`GridMinor`)."""
+    params = _points_minor(subspace, coords)
+    n_steps, b = us.shape[0], coords.shape[0]
+    loss_at = jax.vmap(loss_fn, in_axes=(1, None))
+    kept_from = n_steps - steady_steps
+
+    # Step t's input and target come in the carry, loaded one step ahead:
+    # sliced from `us` inside the step, the dynamic slice would be fused into
+    # the step's elementwise loops, recomputed for every element, and stop XLA
+    # vectorising them (7x slower with a 1-D input on CPU).
+    #
+    # Step t's output is scored and kept one step later, from the carry: a
+    # carried value is one buffer, while an output used where it is made may
+    # be recomputed inside each of its consumers' fusions with other rounding
+    # (the targets of `reference_outputs` then missed V(θ) = 0 by 1e-35 on the
+    # chaotic LSTM). For the same reason every step runs the same body,
+    # burn-in included: its loss is masked, not left out. One extra step at
+    # the end flushes the last output.
+    ahead = lambda a: jnp.concatenate([a[1:], a[-1:], a[-1:]])
+    xs = (jnp.arange(n_steps + 1), ahead(us), ahead(ys))
+
+    def step(carry, t_u_y_next):
+        x, total, u, y, y_hat_before, y_before = carry
+        t, u_next, y_next = t_u_y_next
+        # summed in time order, as the vmap layout
+        loss = loss_at(y_hat_before, y_before)
+        total = jnp.where(t > burn_in, total + loss, total)
+        y_hat = model.g_minor(params, x, u)
+        x = model.f_minor(params, x, u)
+        return (x, total, u_next, y_next, y_hat, y), y_hat_before
+
+    def steps(carry, start, stop, keep):
+        body = step if keep else lambda c, a: (step(c, a)[0], None)
+        part = jax.tree_util.tree_map(lambda a: a[start:stop], xs)
+        return jax.lax.scan(body, carry, part)
+
+    x = jnp.broadcast_to(x0[:, None], (x0.shape[0], b))
+    y_hat = jnp.zeros((model.output_size, b), x0.dtype)
+    carry = (x, jnp.zeros((b,), x0.dtype), us[0], ys[0], y_hat, ys[0])
+    carry, _ = steps(carry, 0, kept_from + 1, keep=False)
+    carry, kept = steps(carry, kept_from + 1, n_steps + 1, keep=True)
+    steady = jnp.moveaxis(kept, -1, 0)
+    return carry[1] / (n_steps - burn_in), steady
+
+
+LAYOUTS = ("auto", "vmap", "minor")
+
+# The most parameters for which "auto" steps the points on the last axis.
+# bench_landscape.py --cases layouts, LSTM(1, H, readout=1) on the 2-core EPYC
+# of benchmarks/README.md: the minor layout is 4.4x faster at H = 2 (P = 41),
+# 4.3x at H = 4 (121), 1.9x at H = 8 (361), 0.8x at H = 16 (1,233).
+MINOR_MAX_PARAMS = 512
+
+# Default chunks. The minor layout streams every array of a chunk through each
+# step, so a device's share should fit its cache: on that EPYC 16,384 points
+# per device ran at 700-760k points/s and 32,768 at 380k. The vmap layout
+# keeps its outputs, `(chunk, N, p)`.
+MINOR_CHUNK = 16384
+VMAP_CHUNK = 8192
+
+# In the minor layout each device gets a multiple of this many points. XLA
+# steps an array narrower than a vector register (4 float64 or 8 float32 with
+# AVX2) with scalar code, whose rounding differs from the vector code's: a
+# chunk of 3 points came out unlike the same points in a chunk of 91. At 64 or
+# more per device every point takes the vector path on any x86-64 ISA.
+MINOR_LANES = 64
+
+
+def resolve_layout(model: Model, params: Params, layout: str = "auto") -> str:
+    """The layout `evaluate` uses: ``"vmap"`` (points first) or ``"minor"`` (last).
+
+    ``"auto"`` is ``"minor"`` for a `rnn_dyn.models.GridMinor` model with at
+    most `MINOR_MAX_PARAMS` parameters (``params``' size), ``"vmap"`` otherwise.
+
+    Raises:
+        ValueError: If ``layout`` is not one of `LAYOUTS`, or is ``"minor"`` for
+            a model that is not `GridMinor`.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    minor = isinstance(model, GridMinor)
+    if layout == "minor" and not minor:
+        name = type(model).__name__
+        raise ValueError(f"layout 'minor' needs a GridMinor model, got {name}")
+    if layout == "auto":
+        small = ravel_pytree(params)[0].size <= MINOR_MAX_PARAMS
+        return "minor" if minor and small else "vmap"
+    return layout
+
+
 @ft.lru_cache(maxsize=64)
 def _kernel(
     model: Model,
@@ -256,6 +366,7 @@ def _kernel(
     burn_in: int,
     steady_steps: int,
     mesh: Mesh,
+    layout: str,
 ):
     """Compile-once evaluator of a chunk of coordinates, sharded over ``mesh``."""
     points = NamedSharding(mesh, PartitionSpec("points"))
@@ -276,7 +387,10 @@ def _kernel(
         loss = total / (outputs.shape[0] - burn_in)
         return loss, outputs[outputs.shape[0] - steady_steps :]
 
-    batched = jax.vmap(one, in_axes=(0, None, None, None, None))
+    if layout == "minor":
+        batched = ft.partial(_evaluate_minor, model, loss_fn, burn_in, steady_steps)
+    else:
+        batched = jax.vmap(one, in_axes=(0, None, None, None, None))
     return jax.jit(
         batched,
         in_shardings=(points, replicated, replicated, replicated, replicated),
@@ -301,8 +415,9 @@ def evaluate(
     loss: str | LossFn = "mse",
     burn_in: int = 0,
     steady_steps: int = 0,
-    chunk_size: int = 8192,
+    chunk_size: int | None = None,
     devices: Sequence[Any] | None = None,
+    layout: str = "auto",
     progress: bool = False,
 ) -> Evaluation:
     """Evaluate V(θ(s)) at many coordinate vectors s, chunked and sharded.
@@ -320,8 +435,19 @@ def evaluate(
         steady_steps: Also return the last K outputs of every point.
             (Keyword only.)
         chunk_size: Points per compiled call; bounds memory. Rounded up to a
-            multiple of the device count. (Keyword only.)
+            multiple of the device count (times `MINOR_LANES` in the minor
+            layout, so that no point takes XLA's scalar path). By default
+            `MINOR_CHUNK` per device in the minor layout, `VMAP_CHUNK` in all
+            in the vmap layout.
+            (Keyword only.)
         devices: Devices to shard over; all of ``jax.devices()`` by default.
+            (Keyword only.)
+        layout: ``"vmap"`` (`jax.vmap` over the points: one point's arrays
+            contiguous), ``"minor"`` (the points on the last axis of every
+            array, stepped elementwise; a `rnn_dyn.models.GridMinor` model) or
+            ``"auto"`` (`resolve_layout`: ``"minor"`` for small such models).
+            Either way every point's value is the same however the grid is
+            chunked or sharded; the two layouts agree to rounding.
             (Keyword only.)
         progress: Show a progress bar on stderr (only when it is a terminal).
             (Keyword only.)
@@ -351,7 +477,7 @@ def evaluate(
     subspace, x0, us, ys = promote(subspace, x0, us, ys)
     if not 0 <= steady_steps <= n_steps:
         raise ValueError(f"steady_steps must be in [0, {n_steps}], got {steady_steps}")
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     dtype = ravel_pytree(subspace.origin)[0].dtype
     total = len(coords)
@@ -359,8 +485,12 @@ def evaluate(
     check_memory(n_values, dtype, "the grid's results", on_device=False)
     mesh = _mesh(devices)
     n_dev = mesh.devices.size
-    chunk = -(-min(chunk_size, max(total, 1)) // n_dev) * n_dev
-    kernel = _kernel(model, loss_fn, burn_in, steady_steps, mesh)
+    layout = resolve_layout(model, subspace.origin, layout)
+    if chunk_size is None:
+        chunk_size = MINOR_CHUNK * n_dev if layout == "minor" else VMAP_CHUNK
+    multiple = n_dev * (MINOR_LANES if layout == "minor" else 1)
+    chunk = -(-min(chunk_size, max(total, 1)) // multiple) * multiple
+    kernel = _kernel(model, loss_fn, burn_in, steady_steps, mesh, layout)
     losses = np.empty((total,), dtype)
     steady = (
         np.empty((total, steady_steps, model.output_size), dtype)
@@ -376,24 +506,36 @@ def evaluate(
     compile_seconds = time.perf_counter() - start_time
     start_time = time.perf_counter()
     bar = _progress_bar(total, progress)
+
+    def store(start, n_valid, chunk_loss, chunk_steady):
+        losses[start : start + n_valid] = _gather(chunk_loss)[:n_valid]
+        if steady is not None:
+            steady[start : start + n_valid] = _gather(chunk_steady)[:n_valid]
+        if bar is not None:
+            bar.update(n_valid)
+
     try:
+        # Chunk i + 1 is dispatched before chunk i is brought back (JAX runs
+        # asynchronously), so the devices do not wait on the host; at most
+        # two chunks are in flight.
+        pending = None
         for start in range(0, total, chunk):
             block = np.asarray(coords[start : start + chunk], dtype)
             n_valid = block.shape[0]
             if n_valid < chunk:  # pad with copies of the last point; dropped below
                 pad = np.repeat(block[-1:], chunk - n_valid, axis=0)
                 block = np.concatenate([block, pad])
-            chunk_loss, chunk_steady = compiled(block, subspace, x0, us, ys)
-            losses[start : start + n_valid] = _gather(chunk_loss)[:n_valid]
-            if steady is not None:
-                steady[start : start + n_valid] = _gather(chunk_steady)[:n_valid]
-            if bar is not None:
-                bar.update(n_valid)
+            dispatched = (start, n_valid, *compiled(block, subspace, x0, us, ys))
+            if pending is not None:
+                store(*pending)
+            pending = dispatched
+        if pending is not None:
+            store(*pending)
     finally:
         if bar is not None:
             bar.close()
     run_seconds = time.perf_counter() - start_time
-    return Evaluation(losses, steady, compile_seconds, run_seconds)
+    return Evaluation(losses, steady, compile_seconds, run_seconds, layout)
 
 
 def _num_directions(subspace: Affine) -> int:
@@ -493,7 +635,7 @@ def grid_2d(
 
 
 def reference_outputs(
-    model: Model, theta: Params, x0: State, us: Inputs
+    model: Model, theta: Params, x0: State, us: Inputs, *, layout: str = "auto"
 ) -> Float[Array, "t p"]:
     """Simulate θ with the grid evaluator itself and return its outputs `(N, p)`.
 
@@ -504,7 +646,8 @@ def reference_outputs(
     V(θ_true) ≈ 1e-35 after 200 steps, while these give exactly 0 there (tested).
     For models whose evaluator is compiled differently for different chunk
     sizes or options (float32 matrix products, say), V(θ) is at rounding level,
-    about 1e-16, rather than exactly 0.
+    about 1e-16, rather than exactly 0. ``layout`` (keyword only) is
+    `evaluate`'s; give the grid the same one.
     """
     zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
     dtype = ravel_pytree(theta)[0].dtype
@@ -517,6 +660,7 @@ def reference_outputs(
         us,
         targets,
         steady_steps=us.shape[0],
+        layout=layout,
     )
     assert ev.steady is not None
     return jnp.asarray(ev.steady[0])

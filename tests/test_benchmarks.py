@@ -21,9 +21,13 @@ EXPECTED_METHODS = {
     },
     "bench_landscape.py": {
         "jax",
+        "jax_vmap",
         "torch_loop",
         "torch_batched",
+        "torch_batched_major",
         "bound",
+        "bound_major",
+        "layouts",
         "memory_1000x1000",
     },
     "bench_lipschitz.py": {

@@ -631,6 +631,7 @@ def test_the_parser_offers_the_libraries_protocols_and_projections():
 
     assert _parser.PROTOCOL_NAMES == _config.PROTOCOL_NAMES == tuple(PROTOCOLS)
     assert _parser.STABILIZERS == tuple(_config.STABILIZERS)
+    assert _parser.LAYOUTS == rd.landscape.LAYOUTS
     assert PROTOCOLS["rnn_dyn"] is TASK_DEFAULTS
 
 

@@ -94,6 +94,57 @@ def test_overflowing_points_are_kept_as_nonfinite():
     assert np.all(np.isfinite(line.loss[~escaped]))
 
 
+MINOR_CASES = {
+    "lstm": (rd.models.lstm(2, 3, readout=2), "mse", 4, 3),
+    "gru": (rd.models.gru(2, 3), "bce_with_logits", 0, 12),  # every output kept
+    "rnn-relu": (rd.models.rnn(2, 3, readout=3, nonlinearity="relu"), "mse", 2, 0),
+    "slstm": (rd.models.slstm(1, 2, readout=3), "cross_entropy", 5, 9),  # overlap
+}
+
+
+@pytest.mark.parametrize("name", list(MINOR_CASES))
+def test_the_minor_layout_equals_the_vmap_layout(name, getkey):
+    """Points last, stepped elementwise (GridMinor), against jax.vmap over points."""
+    model, loss, burn_in, steady = MINOR_CASES[name]
+    theta, x0, us, ys = random_problem(model, getkey(), 12, loss=loss)
+    d = ls.random_direction(getkey(), theta, distribution="gaussian")
+    sub = ls.line_subspace(jax.tree_util.tree_map(jnp.add, theta, d), theta)
+    s = np.linspace(-1, 3, 23)[:, None]
+    if name == "rnn-relu":  # far out on the line the ReLU net overflows to inf
+        s[-3:, 0] = 1e20, 1e30, 1e40
+    kw = dict(loss=loss, burn_in=burn_in, steady_steps=steady, chunk_size=10)
+    vmap = ls.evaluate(model, sub, s, x0, us, ys, layout="vmap", **kw)
+    minor = ls.evaluate(model, sub, s, x0, us, ys, layout="minor", **kw)
+    assert (vmap.layout, minor.layout) == ("vmap", "minor")
+    finite = np.isfinite(vmap.loss)
+    np.testing.assert_array_equal(np.isfinite(minor.loss), finite)
+    np.testing.assert_allclose(minor.loss[finite], vmap.loss[finite], rtol=1e-12)
+    if name == "rnn-relu":
+        assert finite.sum() == 20  # NaN/inf kept, not dropped
+    else:
+        np.testing.assert_allclose(minor.steady, vmap.steady, rtol=1e-12, atol=1e-14)
+        assert minor.steady.shape == (23, steady, model.output_size)
+    # One point of the grid is rd.cost at that point.
+    theta_0 = ls.point(sub, jnp.array([-1.0]))
+    one = rd.cost(model, theta_0, x0, us, ys, loss=loss, burn_in=burn_in)
+    np.testing.assert_allclose(minor.loss[0], one, rtol=1e-12)
+
+
+def test_auto_layout_is_minor_for_small_cells_only(getkey):
+    chaotic_model, theta, _ = chaotic()
+    assert ls.resolve_layout(chaotic_model, theta) == "minor"
+    big = rd.models.lstm(1, 16, readout=1)
+    assert ls.resolve_layout(big, big.init(getkey())) == "vmap"
+    assert ls.resolve_layout(big, big.init(getkey()), "minor") == "minor"
+    linear = rd.models.linear(2, 1, 1)
+    assert not isinstance(linear, rd.models.GridMinor)
+    assert ls.resolve_layout(linear, linear.init(getkey())) == "vmap"
+    with pytest.raises(ValueError, match="needs a GridMinor model, got Linear"):
+        ls.resolve_layout(linear, linear.init(getkey()), "minor")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        ls.resolve_layout(big, big.init(getkey()), "rows")
+
+
 def test_random_direction_distributions_and_filter_normalisation(getkey):
     model = rd.models.lstm(3, 5, readout=2)
     theta = model.init(getkey())
@@ -211,17 +262,22 @@ SHARDING_SCRIPT = textwrap.dedent(
     ys = rd.simulate(model, theta, x0, us).outputs
     rnd = ls.random_direction(jax.random.key(3), theta)
     zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
-    s1, s2 = np.linspace(0, 2, 13), np.linspace(-0.5, 0.5, 7)  # 91 points
+    # 287 points: more than one chunk of the minor layout's 64 per device.
+    s1, s2 = np.linspace(0, 2, 41), np.linspace(-0.5, 0.5, 7)
     out = {}
-    for name, kw in {
+    runs = {
         "unchunked_1dev": dict(devices=jax.devices()[:1], chunk_size=10**6),
         "chunked_1dev": dict(devices=jax.devices()[:1], chunk_size=10),
         "sharded_4dev": dict(chunk_size=10**6),
         "sharded_chunked_4dev": dict(chunk_size=9),
-    }.items():
-        g = ls.grid_2d(model, zero, theta, rnd, x0, us, ys, s1, s2, burn_in=20,
-                       steady_steps=3, **kw)
-        out[name] = [g.loss.tolist(), g.steady.tolist()]
+    }
+    for layout in ("minor", "vmap"):
+        for name, kw in runs.items():
+            if layout == "vmap" and name in ("chunked_1dev", "sharded_4dev"):
+                continue
+            g = ls.grid_2d(model, zero, theta, rnd, x0, us, ys, s1, s2, burn_in=20,
+                           steady_steps=3, layout=layout, **kw)
+            out[f"{layout}/{name}"] = [g.loss.tolist(), g.steady.tolist()]
     json.dump(out, sys.stdout)
     """
 )
@@ -240,9 +296,10 @@ def test_chunked_unchunked_and_sharded_grids_are_identical():
         k: (np.array(v[0]), np.array(v[1]))
         for k, v in json.loads(result.stdout).items()
     }
-    ref_loss, ref_steady = runs.pop("unchunked_1dev")
-    assert ref_loss.shape == (13, 7) and np.all(np.isfinite(ref_loss))
+    assert len(runs) == 6
     for name, (loss, steady) in runs.items():
+        ref_loss, ref_steady = runs[name.split("/")[0] + "/unchunked_1dev"]
+        assert ref_loss.shape == (41, 7) and np.all(np.isfinite(ref_loss))
         np.testing.assert_array_equal(loss, ref_loss, err_msg=name)
         np.testing.assert_array_equal(steady, ref_steady, err_msg=name)
 

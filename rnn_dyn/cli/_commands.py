@@ -146,9 +146,12 @@ def _evaluate_landscape(args: argparse.Namespace, model, theta, x0) -> tuple:
     key = jax.random.key(args.seed)
     shape = (args.seq_len, model.input_size)
     us = jax.random.normal(jax.random.fold_in(key, 1), shape, x0.dtype)
-    ys = ls.reference_outputs(model, theta, x0, us)
+    ys = ls.reference_outputs(model, theta, x0, us, layout=args.layout)
     options = dict(
-        burn_in=args.burn_in, chunk_size=args.chunk_size, progress=not args.quiet
+        burn_in=args.burn_in,
+        chunk_size=args.chunk_size,
+        layout=args.layout,
+        progress=not args.quiet,
     )
     s = ls.coordinates(*args.s_range, args.line, exact=[1.0])
     zero = jax.tree_util.tree_map(jnp.zeros_like, theta)
@@ -230,6 +233,7 @@ def _landscape_summary(
             "grid": round(plane.run_seconds, 4),
         },
         "points_per_second": round(n_points / run) if run > 0 else None,
+        "layout": plane.layout,
         "devices": [str(d) for d in jax.devices()],
         "dtype": str(line.loss.dtype),
         "seq_len": args.seq_len,

@@ -18,6 +18,7 @@ from ..tasks import TASKS
 # does not import the training code (2 s); tests keep them equal.
 PROTOCOL_NAMES = ("rnn_dyn", "authors")
 STABILIZERS = ("clip", "authors", "linf")
+LAYOUTS = ("auto", "vmap", "minor")  # rnn_dyn.landscape.LAYOUTS
 
 VARIANTS = ("authors", "printed")
 SCHEDULES = ("constant", "multistep", "plateau")
@@ -479,7 +480,17 @@ def _landscape_options(p: argparse.ArgumentParser) -> None:
         default="uniform",
         help="θ_random: U[0,1) as the authors, or N(0,1)",
     )
-    p.add_argument("--chunk-size", type=int_at_least(1), default=8192)
+    p.add_argument(
+        "--chunk-size",
+        type=int_at_least(1),
+        help="points per compiled call (default: by layout, see rnn_dyn.landscape)",
+    )
+    p.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="points first (vmap) or last (minor, elementwise; small cells)",
+    )
     _common_options(p, "results/chaotic-lstm")
 
 

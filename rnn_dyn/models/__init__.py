@@ -1,5 +1,6 @@
 """Recurrent models as state-space systems x' = f(x, u; θ), ŷ = g(x, u; θ)."""
 
+from ._base import GridMinor as GridMinor
 from ._base import Model as Model
 from ._cell import CellParams as CellParams
 from ._cell import TorchCell as TorchCell

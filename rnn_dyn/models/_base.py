@@ -59,6 +59,28 @@ class Preparable(Protocol):
 
 
 @runtime_checkable
+class GridMinor(Protocol):
+    """A model that steps many parameter points at once, the points on the last axis.
+
+    ``f_minor(params, x, u)`` and ``g_minor`` are `Model.f` and `Model.g` at G
+    points: every leaf of ``params`` has a trailing axis of G points, the state
+    is `(n, G)` and the input `(m,)` is shared by every point. Written
+    elementwise over G, XLA vectorises each step across the points; `jax.vmap`
+    of `f` puts the points first instead, with G tiny matrix products inside
+    the time loop. `rnn_dyn.landscape.evaluate` uses this layout for small
+    models (``layout="minor"``).
+    """
+
+    def f_minor(self, params: Params, x: Any, u: Input) -> Any:
+        """Step the states of G points, `(n, G)`, to the next ones."""
+        ...
+
+    def g_minor(self, params: Params, x: Any, u: Input) -> Any:
+        """Read the outputs of G points, `(p, G)`."""
+        ...
+
+
+@runtime_checkable
 class Stabilizable(Protocol):
     """A model with a projection onto its stable set (Miller & Hardt's sLSTM)."""
 

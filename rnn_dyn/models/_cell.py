@@ -80,11 +80,33 @@ def init_readout(
     )
 
 
-def apply_readout(params: Any, h: Float[Array, " h"]) -> Output:
-    """Return ``W h + b`` with the readout of ``params``, or ``h`` without one."""
+def matvec(w: Float[Array, " r c *points"], v: Array) -> Float[Array, " r *points"]:
+    """Return ``W v``, at one parameter point or at many on a trailing axis.
+
+    At one point ``w`` is `(r, c)` and ``v`` `(c,)`: ``w @ v``. At G points (the
+    grid-minor layout of `rnn_dyn.landscape.evaluate`) ``w`` is `(r, c, G)` and
+    ``v`` `(c, G)`, or `(c,)` shared by every point: c multiply-adds
+    elementwise over G, which XLA vectorises across the points.
+    """
+    if w.ndim == 2:
+        return w @ v
+    out = jnp.zeros(w.shape[:1] + w.shape[2:], w.dtype)
+    for j in range(w.shape[1]):
+        term = w[:, j] * (v[j] if v.ndim == 1 else v[j][None])
+        out = term if j == 0 else out + term
+    return out
+
+
+def apply_readout(
+    params: Any, h: Float[Array, " h *points"]
+) -> Float[Array, " p *points"]:
+    """Return ``W h + b`` with the readout of ``params``, or ``h`` without one.
+
+    ``h`` may carry a trailing axis of parameter points (see `matvec`).
+    """
     if params.readout_weight is None:
         return h
-    out = params.readout_weight @ h
+    out = matvec(params.readout_weight, h)
     return out if params.readout_bias is None else out + params.readout_bias
 
 
@@ -156,19 +178,40 @@ class TorchCell:
         return x[: self.hidden_size]
 
     def f(self, params: CellParams, x: State, u: Input) -> State:
-        """Return the next state (implemented by each cell)."""
-        raise NotImplementedError
+        """Return the next state x_{t+1}."""
+        return self._step(params, x, u)
 
     def g(self, params: CellParams, x: State, u: Input) -> Output:
         """Return h_{t+1} (or its readout), PyTorch's output at step t."""
-        return apply_readout(params, self.hidden(self.f(params, x, u)))
+        return apply_readout(params, self._step(params, x, u)[: self.hidden_size])
+
+    def f_minor(
+        self, params: CellParams, x: Float[Array, "n points"], u: Input
+    ) -> Float[Array, "n points"]:
+        """`f` at G parameter points at once, the points on the last axis.
+
+        Every leaf of ``params`` has a trailing axis of G points, ``x`` is
+        `(n, G)` and ``u`` is shared; the result is the G next states, `(n, G)`
+        (see `rnn_dyn.models.GridMinor`).
+        """
+        return self._step(params, x, u)
+
+    def g_minor(
+        self, params: CellParams, x: Float[Array, "n points"], u: Input
+    ) -> Float[Array, "p points"]:
+        """`g` at G parameter points at once, the points on the last axis."""
+        return apply_readout(params, self._step(params, x, u)[: self.hidden_size])
+
+    def _step(self, params: CellParams, x: Array, u: Input) -> Array:
+        """The cell's map, written once for `f` and `f_minor` (each cell's own)."""
+        raise NotImplementedError
 
     def _preactivations(
-        self, params: CellParams, h: Float[Array, " h"], u: Input
-    ) -> tuple[Float[Array, " gh"], Float[Array, " gh"]]:
+        self, params: CellParams, h: Float[Array, " h *points"], u: Input
+    ) -> tuple[Float[Array, " gh *points"], Float[Array, " gh *points"]]:
         """Return ``W_ih u + b_ih`` and ``W_hh h + b_hh``."""
-        gi = params.weight_ih @ u
-        gh = params.weight_hh @ h
+        gi = matvec(params.weight_ih, u)
+        gh = matvec(params.weight_hh, h)
         if params.bias_ih is not None:
             gi = gi + params.bias_ih
         if params.bias_hh is not None:

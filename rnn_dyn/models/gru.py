@@ -7,8 +7,9 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array
 
-from .._types import Input, State
+from .._types import Input
 from ._cell import CellParams, TorchCell
 
 GRUParams = CellParams
@@ -26,7 +27,7 @@ class GRU(TorchCell):
 
     num_gates: ClassVar[int] = 3
 
-    def f(self, params: CellParams, x: State, u: Input) -> State:
+    def _step(self, params: CellParams, x: Array, u: Input) -> Array:
         """Return h_{t+1}."""
         gi, gh = self._preactivations(params, x, u)
         i_r, i_z, i_n = jnp.split(gi, 3)

@@ -7,8 +7,9 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array
 
-from .._types import Input, State
+from .._types import Input
 from ._cell import CellParams, TorchCell
 
 LSTMParams = CellParams
@@ -28,7 +29,7 @@ class LSTM(TorchCell):
     num_gates: ClassVar[int] = 4
     state_multiple: ClassVar[int] = 2
 
-    def f(self, params: CellParams, x: State, u: Input) -> State:
+    def _step(self, params: CellParams, x: Array, u: Input) -> Array:
         """Return x_{t+1} = [h_{t+1}, c_{t+1}]."""
         h, c = x[: self.hidden_size], x[self.hidden_size :]
         gi, gh = self._preactivations(params, h, u)

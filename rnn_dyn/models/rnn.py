@@ -6,8 +6,9 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array
 
-from .._types import Input, State
+from .._types import Input
 from ._cell import CellParams, TorchCell
 
 ElmanParams = CellParams
@@ -30,7 +31,7 @@ class ElmanRNN(TorchCell):
                 f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}"
             )
 
-    def f(self, params: CellParams, x: State, u: Input) -> State:
+    def _step(self, params: CellParams, x: Array, u: Input) -> Array:
         """Return h_{t+1} = φ(W_ih u_t + b_ih + W_hh h_t + b_hh)."""
         gi, gh = self._preactivations(params, x, u)
         act = jnp.tanh if self.nonlinearity == "tanh" else jax.nn.relu
