@@ -284,33 +284,36 @@ def _evaluate_minor(
     # carried value is one buffer, while an output used where it is made may
     # be recomputed inside each of its consumers' fusions with other rounding
     # (the targets of `reference_outputs` then missed V(θ) = 0 by 1e-35 on the
-    # chaotic LSTM). For the same reason every step runs the same body,
-    # burn-in included: its loss is masked, not left out. One extra step at
-    # the end flushes the last output.
+    # chaotic LSTM). Iteration t makes output t and scores output t - 1; one
+    # extra iteration at the end flushes the last output. The iterations split
+    # where scoring and keeping start, each part one scan.
     ahead = lambda a: jnp.concatenate([a[1:], a[-1:], a[-1:]])
-    xs = (jnp.arange(n_steps + 1), ahead(us), ahead(ys))
+    us_ahead, ys_ahead = ahead(us), ahead(ys)
 
-    def step(carry, t_u_y_next):
-        x, total, u, y, y_hat_before, y_before = carry
-        t, u_next, y_next = t_u_y_next
-        # summed in time order, as the vmap layout
-        loss = loss_at(y_hat_before, y_before)
-        total = jnp.where(t > burn_in, total + loss, total)
-        y_hat = model.g_minor(params, x, u)
-        x = model.f_minor(params, x, u)
-        return (x, total, u_next, y_next, y_hat, y), y_hat_before
+    def steps(carry, start, stop):
+        score, keep = start > burn_in, start > kept_from
 
-    def steps(carry, start, stop, keep):
-        body = step if keep else lambda c, a: (step(c, a)[0], None)
-        part = jax.tree_util.tree_map(lambda a: a[start:stop], xs)
-        return jax.lax.scan(body, carry, part)
+        def step(carry, u_y_next):
+            x, total, u, y, y_hat_before, y_before = carry
+            if score:  # summed in time order, as the vmap layout
+                total = total + loss_at(y_hat_before, y_before)
+            y_hat = model.g_minor(params, x, u)
+            x = model.f_minor(params, x, u)
+            carry = (x, total, *u_y_next, y_hat, y)
+            return carry, y_hat_before if keep else None
+
+        return jax.lax.scan(step, carry, (us_ahead[start:stop], ys_ahead[start:stop]))
 
     x = jnp.broadcast_to(x0[:, None], (x0.shape[0], b))
     y_hat = jnp.zeros((model.output_size, b), x0.dtype)
     carry = (x, jnp.zeros((b,), x0.dtype), us[0], ys[0], y_hat, ys[0])
-    carry, _ = steps(carry, 0, kept_from + 1, keep=False)
-    carry, kept = steps(carry, kept_from + 1, n_steps + 1, keep=True)
-    steady = jnp.moveaxis(kept, -1, 0)
+    kept = [jnp.zeros((0, model.output_size, b), x0.dtype)]
+    cuts = sorted({0, burn_in + 1, kept_from + 1, n_steps + 1})
+    for start, stop in itertools.pairwise(cuts):
+        carry, outputs = steps(carry, start, stop)
+        if outputs is not None:
+            kept.append(outputs)
+    steady = jnp.moveaxis(jnp.concatenate(kept), -1, 0)
     return carry[1] / (n_steps - burn_in), steady
 
 
@@ -318,30 +321,37 @@ LAYOUTS = ("auto", "vmap", "minor")
 
 # The most parameters for which "auto" steps the points on the last axis.
 # bench_landscape.py --cases layouts, LSTM(1, H, readout=1) on the 2-core EPYC
-# of benchmarks/README.md: the minor layout is 4.4x faster at H = 2 (P = 41),
-# 4.3x at H = 4 (121), 1.9x at H = 8 (361), 0.8x at H = 16 (1,233).
-MINOR_MAX_PARAMS = 512
+# of benchmarks/README.md: the minor layout ran 6.3x faster than vmap at H = 2
+# (P = 43), 6.1x at H = 4 (117), 2.0x at H = 8 (361), 1.3x at H = 16 (1,233)
+# and 0.78x at H = 32 (4,513).
+MINOR_MAX_PARAMS = 2048
 
 # Default chunks. The minor layout streams every array of a chunk through each
-# step, so a device's share should fit its cache: on that EPYC 16,384 points
-# per device ran at 700-760k points/s and 32,768 at 380k. The vmap layout
-# keeps its outputs, `(chunk, N, p)`.
+# step, so a device's share should fit its cache: on that EPYC the chaotic
+# LSTM ran at 700-760k points/s with 16,384 points per device and at 380k
+# with 32,768. The vmap layout keeps its outputs, `(chunk, N, p)`.
 MINOR_CHUNK = 16384
 VMAP_CHUNK = 8192
 
 # In the minor layout each device gets a multiple of this many points. XLA
 # steps an array narrower than a vector register (4 float64 or 8 float32 with
 # AVX2) with scalar code, whose rounding differs from the vector code's: a
-# chunk of 3 points came out unlike the same points in a chunk of 91. At 64 or
-# more per device every point takes the vector path on any x86-64 ISA.
+# chunk of 3 float64 points came out unlike the same points in a chunk of 91,
+# while chunks of 4 or more agreed bit for bit. 64 is a multiple of the widest
+# x86-64 vector (16 float32 with AVX-512) and more than any of them.
 MINOR_LANES = 64
 
 
-def resolve_layout(model: Model, params: Params, layout: str = "auto") -> str:
+def resolve_layout(
+    model: Model, params: Params, layout: str = "auto", *, platform: str = "cpu"
+) -> str:
     """The layout `evaluate` uses: ``"vmap"`` (points first) or ``"minor"`` (last).
 
-    ``"auto"`` is ``"minor"`` for a `rnn_dyn.models.GridMinor` model with at
-    most `MINOR_MAX_PARAMS` parameters (``params``' size), ``"vmap"`` otherwise.
+    ``"auto"`` is ``"minor"`` on a CPU (``platform``, keyword only, the
+    devices' ``jax.Device.platform``) for a `rnn_dyn.models.GridMinor` model
+    with at most `MINOR_MAX_PARAMS` parameters (``params``' size), ``"vmap"``
+    otherwise: on GPUs the minor layout has not been measured yet, and the vmap
+    layout runs within 1.16x of its bound there (benchmarks/README.md).
 
     Raises:
         ValueError: If ``layout`` is not one of `LAYOUTS`, or is ``"minor"`` for
@@ -355,7 +365,7 @@ def resolve_layout(model: Model, params: Params, layout: str = "auto") -> str:
         raise ValueError(f"layout 'minor' needs a GridMinor model, got {name}")
     if layout == "auto":
         small = ravel_pytree(params)[0].size <= MINOR_MAX_PARAMS
-        return "minor" if minor and small else "vmap"
+        return "minor" if minor and small and platform == "cpu" else "vmap"
     return layout
 
 
@@ -485,7 +495,8 @@ def evaluate(
     check_memory(n_values, dtype, "the grid's results", on_device=False)
     mesh = _mesh(devices)
     n_dev = mesh.devices.size
-    layout = resolve_layout(model, subspace.origin, layout)
+    platform = mesh.devices.flat[0].platform
+    layout = resolve_layout(model, subspace.origin, layout, platform=platform)
     if chunk_size is None:
         chunk_size = MINOR_CHUNK * n_dev if layout == "minor" else VMAP_CHUNK
     multiple = n_dev * (MINOR_LANES if layout == "minor" else 1)

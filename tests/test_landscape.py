@@ -133,7 +133,8 @@ def test_the_minor_layout_equals_the_vmap_layout(name, getkey):
 def test_auto_layout_is_minor_for_small_cells_only(getkey):
     chaotic_model, theta, _ = chaotic()
     assert ls.resolve_layout(chaotic_model, theta) == "minor"
-    big = rd.models.lstm(1, 16, readout=1)
+    assert ls.resolve_layout(chaotic_model, theta, platform="gpu") == "vmap"
+    big = rd.models.lstm(1, 32, readout=1)  # 4,513 parameters
     assert ls.resolve_layout(big, big.init(getkey())) == "vmap"
     assert ls.resolve_layout(big, big.init(getkey()), "minor") == "minor"
     linear = rd.models.linear(2, 1, 1)

@@ -18,6 +18,7 @@ results = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(results)
 
 BLOCKS = ("lyapunov-table", "fixed-points", "entropy", "reproductions", "theorem1")
+BENCHMARK_BLOCKS = ("landscape-speed",)
 
 
 def _block_span(text, name):
@@ -28,14 +29,23 @@ def _block_span(text, name):
 
 
 def test_readme_results_match_their_sources(capsys):
-    text = results.README.read_text()
-    assert [m["name"] for m in results.BLOCK.finditer(text)] == list(BLOCKS)
+    for path, blocks in (
+        (results.README, BLOCKS),
+        (results.BENCHMARKS, BENCHMARK_BLOCKS),
+    ):
+        text = path.read_text()
+        assert [m["name"] for m in results.BLOCK.finditer(text)] == list(blocks)
     assert results.main(["check"]) == 0, capsys.readouterr()
 
 
-@pytest.mark.parametrize("name", BLOCKS)
-def test_readme_results_check_detects_a_changed_digit(name, tmp_path, capsys):
-    text = results.README.read_text()
+@pytest.mark.parametrize(
+    "path, name",
+    [(results.README, b) for b in BLOCKS]
+    + [(results.BENCHMARKS, b) for b in BENCHMARK_BLOCKS],
+    ids=lambda v: getattr(v, "name", v),
+)
+def test_readme_results_check_detects_a_changed_digit(path, name, tmp_path, capsys):
+    text = path.read_text()
     start, end = _block_span(text, name)
     digit = re.compile(r"\d").search(text, start, end)
     assert digit is not None

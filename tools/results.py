@@ -10,8 +10,11 @@ command line and where and when it ran. A README block
 holds the text that the renderer NAME (below) writes from the sources.
 
     python tools/results.py run NAME -- rnn-dyn lyapunov --system henon ...
-    python tools/results.py render [--readme README.md]  # rewrite every block
-    python tools/results.py check [--readme README.md]   # exit 1, diff, if one differs
+    python tools/results.py render [--readme FILE]  # rewrite every block
+    python tools/results.py check [--readme FILE]   # exit 1, diff, if one differs
+
+without --readme both README.md and benchmarks/README.md. A benchmark's
+source holds the list of JSON lines it printed.
 
 `make results` is `render`. Only `run` computes anything; `render` and `check`
 read files (standard library only, no JAX).
@@ -35,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
 README = ROOT / "README.md"
+BENCHMARKS = ROOT / "benchmarks" / "README.md"
+DOCS = (README, BENCHMARKS)  # the files with blocks
 BLOCK = re.compile(
     r"^<!-- results: (?P<name>\S+) -->\n(?P<body>.*?)^<!-- /results -->$",
     re.MULTILINE | re.DOTALL,
@@ -76,11 +81,11 @@ def run_source(name: str, command: list[str], results: Path = RESULTS) -> Path:
         sys.stderr.write(done.stderr)
         raise subprocess.CalledProcessError(done.returncode, command)
     record["seconds"] = round(seconds, 1)
-    source = {
-        "command": shlex.join(command),
-        "provenance": record,
-        "result": json.loads(done.stdout),
-    }
+    try:
+        result = json.loads(done.stdout)
+    except json.JSONDecodeError:  # a benchmark: one JSON object per line
+        result = [json.loads(line) for line in done.stdout.splitlines() if line]
+    source = {"command": shlex.join(command), "provenance": record, "result": result}
     path = results / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(source, indent=1, ensure_ascii=False) + "\n")
@@ -371,6 +376,71 @@ def reproductions(sources: Sources) -> str:
     return "\n".join(lines) + "\n"
 
 
+LANDSCAPE_RUNS = ("bench-landscape-1", "bench-landscape-2", "bench-landscape-3")
+LANDSCAPE_CASES = {
+    "jax": "`jax`: rnn_dyn, default layout (auto: minor)",
+    "jax_vmap": '`jax_vmap`: rnn_dyn, `layout="vmap"`',
+    "torch_compiled": "`torch_compiled`: points last, `torch.compile`",
+    "torch_batched": "`torch_batched`: points last, eager",
+    "torch_batched_major": "`torch_batched_major`: points first, eager",
+    "torch_loop": "`torch_loop`: one `nn.LSTM` call per point (authors)",
+    "bound": "`bound`: 6 sigmoid + 4 tanh alone, points last",
+    "bound_major": "`bound_major`: the same, points first",
+}
+
+
+def landscape_speed(sources: Sources) -> str:
+    """bench_landscape.py's runs: points/s by case, ratios, layouts, memory."""
+    runs = [sources.result(name) for name in LANDSCAPE_RUNS]
+    cases = [{r["method"]: r for r in run if r.get("kind") == "case"} for run in runs]
+    header = " | ".join(f"run {i + 1}" for i in range(len(runs)))
+    lines = [f"| points/s | {header} |", "|---" + "|---:" * len(runs) + "|"]
+    rate = lambda case, name: case[name]["points_per_s"]
+    for name, label in LANDSCAPE_CASES.items():
+        cells = [f"{rate(c, name):,.0f}" if name in c else "" for c in cases]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    torch = ("torch_compiled", "torch_batched")
+    rows = {
+        "`jax` / fastest PyTorch": [
+            rate(c, "jax") / max(rate(c, n) for n in torch) for c in cases
+        ],
+        "`jax` / `jax_vmap`": [rate(c, "jax") / rate(c, "jax_vmap") for c in cases],
+        "`bound` / `jax`": [rate(c, "bound") / rate(c, "jax") for c in cases],
+    }
+    for label, values in rows.items():
+        lines.append(f"| {label} | {' | '.join(f'{v:.2f}×' for v in values)} |")
+    first = runs[0]
+    layouts = [r for r in first if r.get("method") == "layouts"]
+    lines += [
+        "",
+        "Layouts (run 1), LSTM(1, H, readout=1), points/s:",
+        "",
+        "| H | parameters | vmap | minor | minor / vmap | auto |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in layouts:
+        lines.append(
+            f"| {r['hidden']} | {r['params']:,} | {r['vmap_points_per_s']:,.0f} "
+            f"| {r['minor_points_per_s']:,.0f} | {r['minor_over_vmap']:.2f}× "
+            f"| {r['auto']} |"
+        )
+    memory = cases[0]["memory_1000x1000"]
+    env = cases[0]["jax"]
+    torch_version = cases[0]["torch_batched"]["torch_version"]
+    threads = cases[0]["torch_batched"]["torch_threads"]
+    lines += [
+        "",
+        f"A {memory['grid']} plane ran in {memory['run_s']:.2f} s with a peak RSS"
+        f" of {memory['peak_bytes'] / 2**20:,.0f} MiB for the whole process.",
+        "",
+        f"Commands: `{_shown(sources.command(LANDSCAPE_RUNS[0]))}`, three times in"
+        f" a row. CPU: {env['cpu']} ({env['nproc']} cores), jax {env['jax_version']},"
+        f" torch {torch_version} ({threads} threads), {env['n_devices']} XLA host"
+        f" devices, {env['dtype']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # The last steps of `rnn-dyn entropy`, where the ensemble lies on the attractor:
 # the paragraph's level of H_t and E[log|det A_t|] are their means over these.
 ENTROPY_LATE = 10
@@ -519,6 +589,7 @@ RENDERERS: dict[str, Callable[[Sources], str]] = {
     "reproductions": reproductions,
     "entropy": entropy,
     "theorem1": theorem1,
+    "landscape-speed": landscape_speed,
 }
 
 
@@ -593,7 +664,9 @@ def main(argv: list[str] | None = None) -> int:
         ("check", "exit 1, printing a diff, if a block differs from its sources"),
     ):
         p = sub.add_parser(action, help=help)
-        p.add_argument("--readme", type=Path, default=README)
+        p.add_argument(
+            "--readme", type=Path, help="one file (default: README.md and benchmarks/)"
+        )
     for p in sub.choices.values():
         p.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -606,18 +679,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: {json.loads(path.read_text())['provenance']['seconds']} s")
         return 0
 
-    text = args.readme.read_text()
-    new, problems = render_text(text, args.results)
-    for problem in problems:
-        print(f"{args.readme}: {problem}", file=sys.stderr)
-    if args.action == "render":
-        if new != text and not problems:
-            args.readme.write_text(new)
-        return 1 if problems else 0
-    diffs = block_diffs(text, new)
-    for diff in diffs:
-        print(diff, end="")
-    return 1 if problems or diffs else 0
+    failed = False
+    for path in [args.readme] if args.readme else DOCS:
+        text = path.read_text()
+        new, problems = render_text(text, args.results)
+        for problem in problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        if args.action == "render":
+            if new != text and not problems:
+                path.write_text(new)
+            failed |= bool(problems)
+            continue
+        diffs = block_diffs(text, new)
+        for diff in diffs:
+            print(diff, end="")
+        failed |= bool(problems or diffs)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
