@@ -122,6 +122,13 @@ def landscape(args: argparse.Namespace) -> int:
     report = Report(args, "summary")
     setup_jax(args)
     model, theta, x0, title = model_from_args(args)
+    from rnn_dyn.models import GridMinor
+
+    if args.layout == "minor" and not isinstance(model, GridMinor):
+        raise UsageError(
+            "--layout minor needs a cell model (lstm, gru, rnn, slstm, "
+            f"chaotic-lstm), got {args.model}"
+        )
     line, plane, plane_points, us = _evaluate_landscape(args, model, theta, x0)
     summary = _landscape_summary(args, line, plane, plane_points.at_theta)
     report.arrays("landscape.npz", **_landscape_arrays(theta, line, plane))

@@ -14,6 +14,7 @@ the output PyTorch returns at step ``t``, and it is a function of
 from __future__ import annotations
 
 import dataclasses
+import functools as ft
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import jax
@@ -90,11 +91,11 @@ def matvec(w: Float[Array, " r c *points"], v: Array) -> Float[Array, " r *point
     """
     if w.ndim == 2:
         return w @ v
-    out = jnp.zeros(w.shape[:1] + w.shape[2:], w.dtype)
-    for j in range(w.shape[1]):
-        term = w[:, j] * (v[j] if v.ndim == 1 else v[j][None])
-        out = term if j == 0 else out + term
-    return out
+    columns = range(w.shape[1])
+    terms = [w[:, j] * (v[j] if v.ndim == 1 else v[j][None]) for j in columns]
+    if not terms:  # no columns: an input of size 0
+        return jnp.zeros(w.shape[:1] + w.shape[2:], w.dtype)
+    return ft.reduce(jnp.add, terms)
 
 
 def apply_readout(
