@@ -253,24 +253,12 @@ def _mesh(devices: Sequence[Any] | None) -> Mesh:
     return Mesh(np.array(list(devices or jax.devices())), ("points",))
 
 
-def _points_minor(subspace: Affine, coords: Float[Array, "b k"]) -> Params:
-    """θ at b coordinate vectors, the points on a trailing axis of every leaf."""
-
-    def leaf(origin, directions):
-        along = lambda i: (
-            coords[:, i].astype(origin.dtype).reshape((1,) * origin.ndim + (-1,))
-        )
-        terms = [d[..., None] * along(i) for i, d in enumerate(directions)]
-        return origin[..., None] + ft.reduce(jnp.add, terms)
-
-    return jax.tree_util.tree_map(leaf, subspace.origin, subspace.directions)
-
-
 def _evaluate_minor(
     model, loss_fn, burn_in, steady_steps, coords, subspace, x0, us, ys
 ):
     """V at b points stepped together, the points on the last axis (`GridMinor`)."""
-    params = _points_minor(subspace, coords)
+    # θ at the chunk's points, each leaf's points on its last axis.
+    params = jax.vmap(point, in_axes=(None, 0), out_axes=-1)(subspace, coords)
     n_steps, b = us.shape[0], coords.shape[0]
     loss_at = jax.vmap(loss_fn, in_axes=(1, None))
     kept_from = n_steps - steady_steps
@@ -364,7 +352,8 @@ def resolve_layout(
         name = type(model).__name__
         raise ValueError(f"layout 'minor' needs a GridMinor model, got {name}")
     if layout == "auto":
-        small = ravel_pytree(params)[0].size <= MINOR_MAX_PARAMS
+        size = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params))
+        small = size <= MINOR_MAX_PARAMS
         return "minor" if minor and small and platform == "cpu" else "vmap"
     return layout
 
