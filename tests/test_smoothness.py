@@ -154,26 +154,13 @@ def test_classify_growth_recovers_the_regimes_of_the_bounds():
     assert kinds["expanding"][0].kind == kinds["expanding"][1].kind == "exponential"
 
 
+@pytest.mark.slow  # 45 s (contractive) and 90 s (chaotic) of compiling
 @pytest.mark.parametrize(
     "system, lengths, regime, growth",
     [
-        # 45 s of compiling (four lengths): the slow tier
-        pytest.param(
-            "contractive",
-            (5, 10, 20, 40),
-            "contractive",
-            "bounded",
-            marks=pytest.mark.slow,
-        ),
-        # exponential growth needs long enough N to tell from a power law;
-        # 90 s of compiling: the slow tier
-        pytest.param(
-            "chaotic-lstm",
-            (20, 50, 100, 150),
-            "expanding",
-            "exponential",
-            marks=pytest.mark.slow,
-        ),
+        ("contractive", (5, 10, 20, 40), "contractive", "bounded"),
+        # exponential growth needs long enough N to tell from a power law
+        ("chaotic-lstm", (20, 50, 100, 150), "expanding", "exponential"),
     ],
 )
 def test_measure_smoothness_regimes_and_theorem1_holds(
